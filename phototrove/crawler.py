@@ -1,0 +1,318 @@
+"""The one driver of work: discover -> read (hash, metadata) -> embed -> index.
+
+Every stage works in batches and commits each batch as it finishes, and every stage picks its work
+from the catalog's state (locations 'new', photos without an embedding, embeddings not indexed), so a
+run killed at any moment continues where it stopped, and nothing committed is done twice.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import sys
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+
+from .catalog import Catalog, CatalogError, Location
+from .ingest import make_source
+from .ingest.base import FindError, Source
+from .ingest.media import MediaError, load_image, probe
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+KEEP_IN_MEMORY = 256 << 20  # items larger than this are hashed as a stream and probed from their head
+HEAD_BYTES = 4 << 20
+STAGES = ("discover", "read", "embed", "index")
+
+
+@dataclass
+class Summary:
+    counts: dict[str, int] = field(default_factory=dict)
+    errors: int = 0
+
+    def add(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+
+def progress(iterable=None, *, total=None, desc="", unit="it", enabled=True):
+    """A tqdm bar on stderr (rate and ETA) when enabled and stderr is a terminal; a no-op otherwise."""
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True,
+                disable=not (enabled and sys.stderr.isatty()), leave=False)
+
+
+def pipelined(batches: Iterable[Sequence[T]], work: Callable[[T], R], pool: ThreadPoolExecutor,
+              ) -> Iterator[tuple[Sequence[T], list[R]]]:
+    """Map `work` over each batch in the pool, one batch ahead, so writing batch k overlaps
+    reading batch k+1."""
+    pending: tuple[Sequence[T], list[Future]] | None = None
+    for batch in batches:
+        submitted = (batch, [pool.submit(work, item) for item in batch])
+        if pending is not None:
+            yield pending[0], [f.result() for f in pending[1]]
+        pending = submitted
+    if pending is not None:
+        yield pending[0], [f.result() for f in pending[1]]
+
+
+class DiskFull(CatalogError):
+    pass
+
+
+def _db_guard(e: sqlite3.Error) -> CatalogError:
+    text = str(e)
+    if "full" in text or "disk I/O" in text:
+        return DiskFull(f"the library's disk is full ({text}); free space and run again: "
+                        "everything committed so far is kept")
+    return CatalogError(text)
+
+
+@dataclass
+class ReadResult:
+    loc: Location
+    digest: str | None = None
+    size: int | None = None
+    mtime_ns: int | None = None
+    media: str = "image"
+    probe: Any = None
+    error: tuple[str, str] | None = None   # (kind, message)
+    vanished: bool = False
+
+
+class Crawler:
+    def __init__(self, catalog: Catalog, *, embedder=None, index=None, workers: int | None = None,
+                 batch_size: int = 32, show_progress: bool = True, log: Callable[[str], None] | None = None):
+        self.catalog = catalog
+        self.embedder = embedder
+        self.index = index
+        self.workers = workers or min(4, os.cpu_count() or 2)
+        self.batch_size = batch_size
+        self.show_progress = show_progress
+        self.log = log or (lambda msg: None)
+        self._sources: dict[int, Source] = {}
+
+    # -- the whole run ----------------------------------------------------------------------------
+    def run(self, source: Source, stages: Sequence[str] = STAGES) -> Summary:
+        summary = Summary()
+        source_id = self.catalog.ensure_source(source.kind, source.root, source.info)
+        self._sources[source_id] = source
+        try:
+            if "discover" in stages:
+                self.discover(source_id, source, summary)
+            if "read" in stages:
+                self.read(source_id, source, summary)
+            if "embed" in stages and self.embedder is not None:
+                self.embed(summary)
+            if "index" in stages and self.index is not None:
+                self.index_stage(summary)
+        except sqlite3.Error as e:
+            raise _db_guard(e) from None
+        finally:
+            for s in self._sources.values():
+                s.close()
+        summary.errors = self.catalog.db.execute(
+            "SELECT count(*) FROM errors WHERE source_id=? OR (source_id IS NULL AND stage IN ('embed','index'))",
+            (source_id,)).fetchone()[0]
+        return summary
+
+    # -- discover ---------------------------------------------------------------------------------
+    def discover(self, source_id: int, source: Source, summary: Summary) -> None:
+        db = self.catalog.db
+        gen = self.catalog.begin_scan(source_id)
+        batch: list = []
+
+        def flush() -> None:
+            with db:
+                counts = self.catalog.upsert_locations(source_id, gen, batch)
+            for k, v in counts.items():
+                summary.add(f"discover.{k}", v)
+            batch.clear()
+
+        complete = True
+        with progress(desc="discover", unit="file", enabled=self.show_progress) as bar:
+            for item in source.discover():
+                if isinstance(item, FindError):
+                    with db:
+                        self.catalog.add_error("discover", item.kind, item.message, source_id=source_id,
+                                               path=item.path)
+                    self.log(f"error: {item.path}: {item.message}")
+                    complete = complete and item.kind != "fatal"
+                    continue
+                batch.append(item)
+                bar.update()
+                if len(batch) >= 500:
+                    flush()
+            flush()
+        if complete:
+            summary.add("discover.missing", self.catalog.finish_scan(source_id, gen))
+
+    # -- read: hash + metadata + dimensions -------------------------------------------------------
+    def _read_one(self, source: Source, loc: Location) -> ReadResult:
+        res = ReadResult(loc, size=loc.size, mtime_ns=loc.mtime_ns)
+        try:
+            with source.open(loc) as f:
+                h = hashlib.sha256()
+                chunks, total = [], 0
+                while True:
+                    chunk = f.read(8 << 20)
+                    if not chunk:
+                        break
+                    h.update(chunk)
+                    total += len(chunk)
+                    if total <= KEEP_IN_MEMORY or sum(map(len, chunks)) < HEAD_BYTES:
+                        chunks.append(chunk)
+                data = b"".join(chunks)
+        except FileNotFoundError:
+            res.vanished = True
+            res.error = ("vanished", "file disappeared before it could be read")
+            return res
+        except PermissionError as e:
+            res.error = ("unreadable", f"permission denied: {e.strerror or e}")
+            return res
+        except (OSError, EOFError, ValueError) as e:  # zip/tar members raise their own kinds
+            res.error = ("unreadable", f"cannot read: {getattr(e, 'strerror', None) or e}")
+            return res
+        res.digest, res.size = h.hexdigest(), total
+        media = loc.meta.get("media", "image")
+        res.media = media
+        if media != "image":
+            return res
+        try:
+            res.probe = probe(data if total <= KEEP_IN_MEMORY else data[:HEAD_BYTES], loc.path)
+        except MediaError as e:
+            res.error = (e.kind, str(e))
+        return res
+
+    def read(self, source_id: int, source: Source, summary: Summary) -> None:
+        total = self.catalog.count_pending(source_id)
+        if not total:
+            return
+
+        def batches() -> Iterator[list[Location]]:
+            after = 0
+            while True:
+                locs = self.catalog.pending_locations(source_id, self.batch_size, after)
+                if not locs:
+                    return
+                after = locs[-1].id
+                yield locs
+
+        with ThreadPoolExecutor(self.workers) as pool, \
+                progress(total=total, desc="read", unit="photo", enabled=self.show_progress) as bar:
+            for _batch, results in pipelined(batches(), lambda loc: self._read_one(source, loc), pool):
+                with self.catalog.db:
+                    for res in results:
+                        self._record_read(source_id, source, res, summary)
+                bar.update(len(results))
+
+    def _record_read(self, source_id: int, source: Source, res: ReadResult, summary: Summary) -> None:
+        cat, loc = self.catalog, res.loc
+        if res.error:
+            kind, message = res.error
+            cat.add_error("read", kind, message, source_id=source_id, location_id=loc.id, path=_where(loc))
+            if res.vanished:
+                cat.db.execute("UPDATE locations SET state='missing' WHERE id=?", (loc.id,))
+            self.log(f"error: {_where(loc)}: {message}")
+            summary.add("read.errors")
+            return
+        photo_id = cat.photo_id_by_hash(res.digest)
+        if photo_id is None:
+            p = res.probe
+            photo_id = cat.add_photo(res.digest, res.size, res.media, p.format if p else loc.meta.get("format"),
+                                     p.width if p else None, p.height if p else None)
+            if p is not None:
+                cat.set_meta(photo_id, "exif", p.exif)
+            summary.add("read.photos")
+        else:
+            summary.add("read.duplicates")
+        old_photo = loc.photo_id
+        cat.link_location(loc.id, photo_id, loc.size, loc.mtime_ns)
+        for pid in {photo_id, old_photo} - {None}:
+            self._apply_source_meta(pid)
+
+    def _apply_source_meta(self, photo_id: int) -> None:
+        """Source metadata of the photo's present locations (primary wins) under each origin."""
+        merged: dict[str, dict] = {}
+        for kind, meta in self.catalog.source_metas(photo_id):  # least preferred first
+            merged.setdefault(kind, {}).update({k: v for k, v in meta.items() if v is not None})
+        existing = {o for o in self.catalog.meta(photo_id) if o != "exif"}
+        for origin in existing - set(merged):
+            self.catalog.set_meta(photo_id, origin, {})
+        for origin, values in merged.items():
+            self.catalog.set_meta(photo_id, origin, values)
+        self.catalog.resolve(photo_id)
+
+    # -- embed ------------------------------------------------------------------------------------
+    def source_for(self, source_id: int) -> Source:
+        if source_id not in self._sources:
+            row = self.catalog.source(source_id)
+            import json
+
+            self._sources[source_id] = make_source(row["kind"], row["root"], json.loads(row["info"] or "{}"))
+        return self._sources[source_id]
+
+    def _prepare(self, photo_id: int):
+        """Decode + preprocess one photo from its first readable location: (id, array | error)."""
+        last: tuple[str, str] = ("missing", "no readable location")
+        for loc in self.catalog_snapshot_locations.get(photo_id, []):
+            try:
+                data = self.source_for(loc.source_id).read_bytes(loc)
+                image = load_image(data, min_side=self.embedder.image_size)
+                return photo_id, self.embedder.preprocess(image), None
+            except MediaError as e:
+                last = (e.kind, f"{_where(loc)}: {e}")
+            except (OSError, EOFError, ValueError) as e:
+                last = ("unreadable", f"{_where(loc)}: {e}")
+        return photo_id, None, last
+
+    def embed(self, summary: Summary) -> None:
+        import numpy as np
+
+        model = self.embedder.model_id
+        total = self.catalog.db.execute(
+            "SELECT count(DISTINCT p.id) FROM photos p JOIN locations l ON l.photo_id=p.id AND l.state='ok' "
+            "WHERE p.media='image' AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.photo_id=p.id AND e.model=?)",
+            (model,)).fetchone()[0]
+        if not total:
+            return
+
+        def batches() -> Iterator[list[int]]:
+            after = 0
+            while True:
+                ids = self.catalog.photos_to_embed(model, self.batch_size, after)
+                if not ids:
+                    return
+                after = ids[-1]
+                self.catalog_snapshot_locations.update(
+                    {pid: self.catalog.present_locations(pid) for pid in ids})
+                yield ids
+
+        self.catalog_snapshot_locations: dict[int, list[Location]] = {}
+        with ThreadPoolExecutor(self.workers) as pool, \
+                progress(total=total, desc="embed", unit="photo", enabled=self.show_progress) as bar:
+            for ids, prepared in pipelined(batches(), self._prepare, pool):
+                good = [(pid, arr) for pid, arr, err in prepared if err is None]
+                vectors = self.embedder.encode_pixels(np.stack([a for _, a in good])) if good else []
+                with self.catalog.db:
+                    for pid, _arr, err in prepared:
+                        if err is not None:
+                            self.catalog.add_error("embed", err[0], err[1], photo_id=pid, model=model)
+                            self.log(f"error: {err[1]}")
+                            summary.add("embed.errors")
+                    self.catalog.put_embeddings(model, [(pid, vec) for (pid, _), vec in zip(good, vectors)])
+                for pid in ids:
+                    self.catalog_snapshot_locations.pop(pid, None)
+                summary.add("embed.photos", len(good))
+                bar.update(len(ids))
+
+    # -- index ------------------------------------------------------------------------------------
+    def index_stage(self, summary: Summary) -> None:
+        summary.add("index.photos", self.index.sync(self.catalog, show_progress=self.show_progress))
+
+
+def _where(loc: Location) -> str:
+    return f"{loc.path}!{loc.entry}" if loc.entry else loc.path
+

@@ -1,0 +1,62 @@
+"""What every source adapter yields, and the interface the crawler drives it through.
+
+An adapter only reports what it finds: where each item lives, its size/mtime signature, and the
+metadata the source itself knows (a sidecar, a catalog row). It never hashes, embeds or indexes.
+
+Metadata keys the catalog understands (others are kept as they are, under the source's origin):
+taken_at (ISO 8601, ending in Z when UTC), lat, lon, alt, camera, lens, orientation (EXIF 1..8),
+title, description, rating, favorite, keywords (list), people (list), media ("image" | "video").
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import BinaryIO, Iterator
+
+from ..catalog import Location
+
+
+@dataclass
+class Found:
+    path: str
+    entry: str = ""
+    size: int | None = None
+    mtime_ns: int | None = None
+    meta: dict = field(default_factory=dict)
+    albums: list[tuple[str, str | None, str | None]] = field(default_factory=list)  # (key, title, description)
+    rank: int = 100  # lower = preferred as the photo's primary location
+
+
+@dataclass
+class FindError:
+    """Something discovery could not look at (an unreadable folder, a broken archive)."""
+    path: str
+    kind: str
+    message: str
+
+
+class Source:
+    kind = "?"          # sources.kind in the catalog
+    origin = "source"   # photo_meta origin for the metadata this source knows
+
+    def __init__(self, root: str, info: dict | None = None):
+        self.root = root
+        self.info = info or {}
+
+    def discover(self) -> Iterator[Found | FindError]:
+        raise NotImplementedError
+
+    def open(self, loc: Location) -> BinaryIO:
+        """A binary stream of the item's bytes; OSError when it cannot be read."""
+        raise NotImplementedError
+
+    def read_bytes(self, loc: Location) -> bytes:
+        with self.open(loc) as f:
+            return f.read()
+
+    def close(self) -> None:
+        pass
+
+
+def as_stream(data: bytes) -> BinaryIO:
+    return io.BytesIO(data)
