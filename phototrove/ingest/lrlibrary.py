@@ -1,0 +1,302 @@
+"""Pairing a Lightroom preview cache with its catalog: which preview stands for which photo.
+
+One item per catalog image and virtual copy (the preview whose digest matches the image's current
+develop settings; failing that, the newest preview left for that UUID), not one per file: previews
+with an outdated digest are skipped on purpose and counted as stale. Without a catalog, previews.db
+says which digests are current; without that either, the newest preview of each UUID is used.
+
+Also the `lrprev` source for `trove ingest lrprev`: a location is the preview file, its entry the
+level (`level_6`; '' for a Lightroom 13.3+ JPEG; `<uuid>-<digest>` inside root-pixels.db).
+"""
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass, field
+from typing import BinaryIO, Iterator
+
+from ..catalog import Location
+from .base import FindError, Found, Source
+from .jpegmeta import adobe_rgb_icc, build_exif, with_metadata
+from .lrcat import CatalogImage, CatalogReadError, LrCatalog, find_catalog, load_catalog
+from .lrprev import (CacheEntry, Level, Preview, PreviewError, jpeg_size, read_level, read_preview,
+                     read_previews_db, read_root_pixels, scan_previews)
+from .media import jpeg_end
+
+ROOT_PIXELS = "root-pixels.db"
+
+
+@dataclass
+class Item:
+    uuid: str
+    digest: str | None
+    preview: Preview | None            # None: the tiny JPEG from root-pixels.db
+    level: Level | None
+    image: CatalogImage | None = None
+    cache: CacheEntry | None = None
+    current: bool = True               # the preview's digest is the image's current one
+    source_path: str = ""              # for root-pixels items: the database
+
+    @property
+    def path(self) -> str:
+        if self.preview is None:
+            return self.source_path
+        return self.level.file or self.preview.path
+
+    @property
+    def entry(self) -> str:
+        if self.preview is None:
+            return f"{self.uuid}-{self.digest}"
+        return self.level.name if self.preview.layout == "lrprev" else ""
+
+    @property
+    def key(self) -> str:
+        """Stable identity across runs: the photo (image or preview) and its version."""
+        base = f"{self.uuid}-{self.digest or ''}"
+        return f"{base}#{self.image.image_id}" if self.image else base
+
+    @property
+    def orientation(self) -> int | None:
+        if self.image and self.image.orientation:
+            return self.image.orientation
+        return self.cache.orientation if self.cache else None
+
+    def meta(self) -> dict:
+        m = self.image.meta() if self.image else {}
+        m.update({"lr_uuid": self.uuid, "lr_digest": self.digest})
+        if self.orientation:
+            m["orientation"] = self.orientation
+        if self.level is not None:
+            m["lr_level"] = self.level.name if self.preview and self.preview.layout == "lrprev" else (
+                f"jpeg_{self.level.index}" if self.preview else "root-pixels")
+            if self.level.width and self.level.height:
+                m["preview_width"], m["preview_height"] = self.level.width, self.level.height
+        if self.cache and self.cache.image_id is not None and "lr_image_id" not in m:
+            m["lr_image_id"] = self.cache.image_id
+        if not self.current:
+            m["lr_preview_outdated"] = True
+        return m
+
+
+@dataclass
+class Plan:
+    root: str
+    items: list[Item] = field(default_factory=list)
+    errors: list[tuple[str, str, str]] = field(default_factory=list)   # (path, kind, message)
+    notes: list[str] = field(default_factory=list)
+    catalog: LrCatalog | None = None
+    catalog_path: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+
+def load_plan(root: str, catalog_path: str | None = None, *, auto_catalog: bool = True) -> Plan:
+    """Read the cache under `root` and its catalog (given, or found beside the .lrdata)."""
+    plan = Plan(os.path.abspath(root))
+    if catalog_path is None and auto_catalog:
+        catalog_path = find_catalog(root)
+        if catalog_path:
+            plan.notes.append(f"catalog: {catalog_path} (found beside the previews)")
+    if catalog_path:
+        plan.catalog_path = os.path.abspath(catalog_path)
+        try:
+            plan.catalog = load_catalog(plan.catalog_path)
+        except CatalogReadError as e:
+            plan.errors.append((plan.catalog_path, "catalog", f"{e}; continuing without it"))
+        else:
+            plan.notes.extend(plan.catalog.notes)
+            if plan.catalog.skipped:
+                plan.notes.append("catalog: skipped " + "; ".join(sorted(set(plan.catalog.skipped))))
+    build(plan)
+    return plan
+
+
+def build(plan: Plan) -> None:
+    root = plan.root
+    files, problems = scan_previews(root)
+    for path, message in problems:
+        plan.errors.append((path, "unreadable", f"cannot list folder: {message}"))
+    previews: dict[tuple[str, str], Preview] = {}
+    by_uuid: dict[str, list[Preview]] = {}
+    broken: set[tuple[str, str]] = set()
+    for path in files:
+        try:
+            p = read_preview(path)
+        except PreviewError as e:
+            plan.errors.append((path, e.kind, str(e)))
+            p = None
+        if p is not None and p.largest() is None:
+            plan.errors.append((path, "truncated", "no level of the preview is complete"))
+            p = None
+        if p is None or not p.uuid:  # keep its identity so previews.db may offer root pixels
+            if p is not None:
+                plan.errors.append((path, "not-a-preview", "preview without a UUID (odd file name and header)"))
+            name = os.path.basename(path)
+            if len(name) > 69:
+                broken.add((name[:36], name[37:69]))
+            continue
+        if p.partial():
+            plan.count("truncated_fallback")
+        key = (p.uuid, p.digest or "")
+        old = previews.get(key)
+        if old is not None:  # Lightroom 13.3+: the sizes of one pyramid are separate files
+            old.levels.extend(p.levels)
+            old.mtime_ns = max(old.mtime_ns, p.mtime_ns)
+            continue
+        previews[key] = p
+        by_uuid.setdefault(p.uuid, []).append(p)
+    for lst in by_uuid.values():
+        lst.sort(key=lambda p: -p.mtime_ns)
+
+    db_entries: list[CacheEntry] = []
+    pdb = os.path.join(root, "previews.db") if os.path.isdir(root) else None
+    if pdb and os.path.isfile(pdb):
+        db_entries, _stamps, warnings = read_previews_db(pdb)
+        plan.notes.extend(warnings)
+        missing = [e for e in db_entries if (e.uuid, e.digest) not in previews]
+        if missing:
+            plan.count("db_rows_without_file", len(missing))
+            plan.notes.append(f"previews.db lists {len(missing)} preview(s) whose file is missing or unusable "
+                              f"(e.g. {missing[0].uuid}-{missing[0].digest})")
+    rpx = os.path.join(root, ROOT_PIXELS) if os.path.isdir(root) else None
+    rpx = rpx if rpx and os.path.isfile(rpx) else None
+    cache_by_key = {(e.uuid, e.digest): e for e in db_entries}
+    claimed: set[int] = set()
+
+    def take(p: Preview, **kw) -> Item:
+        claimed.add(id(p))
+        return Item(p.uuid, p.digest, p, p.largest(), cache=cache_by_key.get((p.uuid, p.digest)), **kw)
+
+    def tiny(uuid: str, digest: str | None, **kw) -> Item | None:
+        if rpx is None or not digest:
+            return None
+        data = read_root_pixels(rpx, uuid, digest)
+        if data is None:
+            return None
+        size = jpeg_size(data) or (None, None)
+        plan.count("root_pixels")
+        return Item(uuid, digest, None, Level("root-pixels", 0, 0, len(data), len(data), *size),
+                    source_path=rpx, cache=cache_by_key.get((uuid, digest)), **kw)
+
+    cat = plan.catalog
+    if cat is not None:
+        pending: list[CatalogImage] = []
+        for img in cat.images:
+            p = previews.get((img.uuid, img.digest or ""))
+            if p is not None:
+                plan.items.append(take(p, image=img))
+            else:
+                pending.append(img)
+        for img in pending:  # no preview of the current version: the newest one left, if any
+            left = [p for p in by_uuid.get(img.uuid, []) if id(p) not in claimed]
+            if left:
+                plan.items.append(take(left[0], image=img, current=False))
+                plan.count("outdated_preview_used")
+                continue
+            item = tiny(img.uuid, img.digest, image=img)
+            if item is not None:
+                plan.items.append(item)
+            else:
+                plan.count("images_without_preview")
+    # previews.db rows (without a catalog, or for previews the catalog does not know)
+    known = cat.by_uuid if cat is not None else {}
+    for e in sorted(db_entries, key=lambda e: (e.image_id or 0, e.uuid, e.digest)):
+        if e.uuid in known:
+            continue
+        p = previews.get((e.uuid, e.digest))
+        item = take(p) if p is not None and id(p) not in claimed else (tiny(e.uuid, e.digest) if p is None else None)
+        if item is not None:
+            plan.items.append(item)
+            if cat is not None:
+                plan.count("not_in_catalog")
+    planned = {it.uuid for it in plan.items}
+    for uuid, lst in sorted(by_uuid.items()):
+        free = [p for p in lst if id(p) not in claimed]
+        if not free:
+            continue
+        if uuid in known or uuid in planned:
+            plan.count("stale", len(free))
+            continue
+        plan.items.append(take(free[0]))
+        if cat is not None:
+            plan.count("not_in_catalog")
+        plan.count("stale", len(free) - 1)
+
+
+def item_jpeg(item: Item) -> bytes:
+    """The chosen level's JPEG bytes, exactly as Lightroom wrote them (OSError if unusable)."""
+    if item.preview is None:
+        data = read_root_pixels(item.source_path, item.uuid, item.digest)
+        if data is None:
+            raise OSError("preview no longer in root-pixels.db")
+        return data
+    return level_jpeg(item.path, item.level if item.preview.layout == "lrprev" else None)
+
+
+def level_jpeg(path: str, level: Level | None) -> bytes:
+    if level is not None:
+        return read_level(path, level)
+    with open(path, "rb") as f:
+        data = f.read()
+    end = jpeg_end(data)
+    if end is None:
+        raise OSError("preview JPEG is truncated")
+    return data[:end]
+
+
+# -- the source for `trove ingest lrprev` -----------------------------------------------------------------
+class LrprevSource(Source):
+    kind = "lrprev"
+    origin = "lrcat"
+
+    def __init__(self, root: str, info: dict | None = None):
+        super().__init__(root, info)
+        self.plan: Plan | None = None
+
+    def discover(self) -> Iterator[Found | FindError]:
+        if not os.path.exists(self.root):
+            yield FindError(self.root, "fatal", "no such file or folder")
+            return
+        plan = self.plan = load_plan(self.root, self.info.get("catalog"))
+        for path, kind, message in plan.errors:
+            yield FindError(path, kind, message)
+        for item in plan.items:
+            try:
+                st = os.stat(item.path)
+            except OSError as e:
+                yield FindError(item.path, "unreadable", e.strerror or str(e))
+                continue
+            albums = []
+            if item.image is not None and item.image.folder:
+                key = item.image.root + item.image.folder
+                albums.append((key, os.path.basename(key.rstrip("/\\")) or key, None))
+            yield Found(item.path, item.entry, st.st_size, st.st_mtime_ns, item.meta(), albums,
+                        rank=10 if item.current else 50)
+
+    def open(self, loc: Location) -> BinaryIO:
+        return io.BytesIO(ingest_bytes(loc.path, loc.entry, loc.meta))
+
+
+def ingest_bytes(path: str, entry: str, meta: dict) -> bytes:
+    """The preview level Lightroom wrote, with an EXIF orientation segment and the Adobe RGB
+    profile inserted (the scan data are untouched), so any reader shows it upright."""
+    if os.path.basename(path) == ROOT_PIXELS:
+        uuid, _, digest = entry.rpartition("-")
+        data = read_root_pixels(path, uuid, digest)
+        if data is None:
+            raise OSError(f"{entry} is no longer in root-pixels.db")
+    elif entry:
+        try:
+            p = read_preview(path)
+        except PreviewError as e:
+            raise OSError(str(e)) from None
+        level = next((lv for lv in p.levels if lv.name == entry), None)
+        if level is None:
+            raise OSError(f"the preview no longer has {entry}")
+        data = read_level(path, level)
+    else:
+        data = level_jpeg(path, None)
+    return with_metadata(data, exif=build_exif({"orientation": meta.get("orientation") or 1}),
+                         icc=adobe_rgb_icc())
