@@ -211,6 +211,89 @@ def list_photos(obj: Context, as_json: bool, source_id: int | None) -> None:
                     click.echo(f"\t\t\t{label}: {', '.join(rec[label])}")
 
 
+# -- Lightroom previews (ingest lrprev, recover lrprev) ---------------------------------------------
+def _lr_catalog_option(f):
+    return click.option("--catalog", "catalog", type=click.Path(exists=True, dir_okay=False),
+                        help="The .lrcat (default: the catalog beside the .lrdata folder, if any).")(f)
+
+
+def _check_lr_catalog(catalog: str | None) -> str | None:
+    """An explicitly given catalog must be readable: a wrong --catalog is a usage error."""
+    if catalog is None:
+        return None
+    from .ingest.lrcat import CatalogReadError, load_catalog
+
+    try:
+        load_catalog(catalog)
+    except CatalogReadError as e:
+        fail(str(e), EXIT_USAGE)
+    return os.path.abspath(catalog)
+
+
+@ingest.command("lrprev")
+@click.argument("path", type=click.Path(exists=True))
+@_lr_catalog_option
+@ingest_options
+@click.pass_obj
+def ingest_lrprev(obj: Context, path, catalog, **opts) -> None:
+    """Ingest a Lightroom Classic preview cache (`<Catalog> Previews.lrdata`), with the catalog's
+    metadata when the .lrcat is there: one photo per image and virtual copy."""
+    from .ingest.lrlibrary import LrprevSource
+
+    info = {"catalog": _check_lr_catalog(catalog)} if catalog else {}
+    run_ingest(obj, [LrprevSource(os.path.abspath(path), info)], **opts)
+
+
+@main.group()
+def recover() -> None:
+    """Write photos back out of a cache (only into --out; sources are never modified)."""
+
+
+@recover.command("lrprev")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False),
+              help="Folder to write the JPEGs into (created if needed).")
+@_lr_catalog_option
+@click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_obj
+def recover_lrprev(obj: Context, path, out, catalog, dry_run, as_json) -> None:
+    """Recover the largest complete preview of every photo as a lossless, tagged JPEG."""
+    from .ingest.lrlibrary import load_plan
+    from .recover import recover as run_recover
+
+    catalog = _check_lr_catalog(catalog)
+    plan = load_plan(path, catalog)
+    for note in plan.notes:
+        obj.say(note)
+    for where, _kind, message in plan.errors:
+        obj.say(f"error: {where}: {message}")
+    try:
+        result = run_recover(plan, out, dry_run=dry_run, show_progress=not obj.quiet, log=obj.say)
+    except KeyboardInterrupt:
+        fail("interrupted; what was written is kept: run the same command to continue", 130)
+    except OSError as e:
+        fail(f"cannot write into {out}: {e.strerror or e}")
+    if dry_run and not obj.quiet:
+        for job in result.jobs:
+            click.echo(f"{job.item.path}{'!' + job.item.entry if job.item.entry else ''} -> {job.rel}")
+    summary = {"source": os.path.abspath(path), "out": os.path.abspath(out), "catalog": plan.catalog_path
+               if plan.catalog else None, "photos": len(plan.items), **plan.counts, **result.counts,
+               "errors": len(plan.errors) + len(result.failures)}
+    if as_json:
+        emit_json(summary)
+    else:
+        c = summary
+        click.echo(f"{c['photos']} photos: {c.get('written', 0)} written, {c.get('already_done', 0)} already done"
+                   + (f", {c['would_write']} would be written" if dry_run else "")
+                   + f"; {c.get('stale', 0)} outdated previews skipped, {c['errors']} errors"
+                   + (f"; {c['not_in_catalog']} not in the catalog" if c.get("not_in_catalog") else "")
+                   + (f"; {c['root_pixels']} only as a tiny thumbnail" if c.get("root_pixels") else "")
+                   + (f"; {c['images_without_preview']} catalog images have no preview"
+                      if c.get("images_without_preview") else ""))
+    sys.exit(EXIT_FILE_ERRORS if summary["errors"] else EXIT_OK)
+
+
 def _human(n: int) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if n < 1024 or unit == "TB":
