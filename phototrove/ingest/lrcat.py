@@ -358,7 +358,8 @@ def _load_exif(db, c: _Columns, by_id: dict[int, CatalogImage]) -> None:
 
 
 def _load_keywords(db, c: _Columns, by_id: dict[int, CatalogImage]) -> None:
-    if not (c.need("AgLibraryKeywordImage", "image", "tag") and c.need("AgLibraryKeyword", "id_local", "name")):
+    links, names = c.need("AgLibraryKeywordImage", "image", "tag"), c.need("AgLibraryKeyword", "id_local", "name")
+    if not (links and names):
         return
     kind = c.col("k", "AgLibraryKeyword", "keywordType")
     q = (f"SELECT ki.image, k.name, {kind} FROM AgLibraryKeywordImage ki "

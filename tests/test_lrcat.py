@@ -1,0 +1,128 @@
+"""The catalog reader: the join from preview to original, metadata, other versions, WAL and locks."""
+import hashlib
+import os
+import sqlite3
+
+import pytest
+
+from lrfix import lightroom
+from phototrove.ingest.lrcat import CatalogReadError, capture_time, find_catalog, load_catalog, xmp_text
+
+
+@pytest.fixture
+def lib(tmp_path):
+    return lightroom.make_library(str(tmp_path))
+
+
+def digest(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def test_join_and_metadata(lib):
+    before = digest(lib.catalog)
+    cat = load_catalog(lib.catalog)
+    assert digest(lib.catalog) == before and not os.path.exists(lib.catalog + "-journal")
+    assert cat.version == "1300025" and cat.skipped == [] and cat.notes == []
+    assert len(cat.images) == len(lightroom.IMAGES)
+    one = cat.by_key[(lightroom.uuid_of(101), lightroom.IMAGES[0].digest)]
+    assert one.path == "/Volumes/Photos/2019/Beach/IMG_0001.CR2" and one.root_name == "Photos"
+    assert (one.orientation, one.rating, one.pick, one.color_label) == (6, 4, 1, "Red")
+    assert (one.keywords, one.people) == (["beach", "dog"], ["Alice"])
+    assert (one.camera, one.lens, one.focal_length, one.iso) == (
+        "Canon EOS 5D Mark III", "EF24-105mm f/4L IS USM", 50.0, 200)
+    assert one.aperture == 4.0 and one.shutter == pytest.approx(1 / 250, rel=1e-3)  # APEX Av 4, Tv 7.97
+    assert (one.lat, one.lon, one.caption, one.title) == (43.2965, 5.3698, "Rex on the beach", "Summer")
+    # the virtual copy: same preview UUID (root file), its own digest, copy name, master
+    vc = cat.by_id[3]
+    assert vc.uuid == one.uuid and vc.digest != one.digest and vc.is_virtual_copy
+    assert (vc.copy_name, vc.master, vc.keywords) == ("Black & White", 1, ["bw", "dog"])
+    assert len(cat.by_uuid[one.uuid]) == 2
+    assert cat.by_id[4].orientation == 8 and cat.by_id[5].orientation == 2 and cat.by_id[5].pick == -1
+    assert cat.by_id[4].lat is None  # hasGPS = 0
+    meta = one.meta()
+    assert meta["taken_at"] == "2019-07-14T16:32:10" and meta["description"] == "Rex on the beach"
+    assert cat.by_id[2].meta()["taken_at"] == "2019-07-14T14:32:10Z"  # zone known -> UTC
+
+
+def test_capture_time_forms():
+    assert capture_time("2019-07-14T16:32:10.25") == ("2019-07-14T16:32:10", "2019-07-14T16:32:10", None)
+    assert capture_time("2019-07-14T16:32") == ("2019-07-14T16:32:00", "2019-07-14T16:32:00", None)
+    assert capture_time("2019-07-14T00:30:00-0130") == ("2019-07-14T02:00:00Z", "2019-07-14T00:30:00", "-01:30")
+    assert capture_time("garbage") == (None, None, None) and capture_time(None) == (None, None, None)
+
+
+def test_xmp_plain_and_compressed():
+    assert xmp_text("<x:xmpmeta/>") == "<x:xmpmeta/>"
+    assert "Summer" in xmp_text(lightroom.compressed_xmp("Summer"))
+    assert xmp_text(b"\x00\x00\x00\x05garbage") is None
+
+
+def test_unknown_version_reads_what_it_can(tmp_path):
+    # an older/odd catalog: no keyword tables, no lens table, AgHarvestedExifMetadata without GPS columns
+    schema = lightroom.CATALOG_SCHEMA
+    for table in ("AgLibraryKeyword ", "AgLibraryKeywordImage ", "AgInternedExifLens "):
+        start = schema.index(f"CREATE TABLE {table}")
+        schema = schema[:start] + schema[schema.index(";", start) + 1:]
+    schema = schema.replace("gpsLatitude, gpsLongitude,", "")
+    path = str(tmp_path / "old.lrcat")
+    db = sqlite3.connect(path)
+    db.executescript(schema)
+    db.execute("INSERT INTO Adobe_variablesTable VALUES (1, 'G', 'Adobe_DBVersion', NULL, '9900001')")
+    db.execute("INSERT INTO AgLibraryRootFolder VALUES (1, 'R', '/p/', 'p', NULL)")
+    db.execute("INSERT INTO AgLibraryFolder VALUES (1, 'F', NULL, 'a/', 1, NULL)")
+    db.execute("INSERT INTO AgLibraryFile(id_local, id_global, baseName, extension, folder) "
+               "VALUES (5, 'AAAAAAAA-AAAA-AAAA-AAAA-AAAAAAAAAAAA', 'x', 'jpg', 1)")
+    db.execute("INSERT INTO Adobe_images(id_local, id_global, rootFile, orientation, rating) VALUES (9, 'I', 5, 'CD', 3)")
+    db.execute("INSERT INTO AgHarvestedExifMetadata(image, aperture, isoSpeedRating) VALUES (9, 5.0, 100)")
+    db.commit()
+    db.close()
+    cat = load_catalog(path)
+    img = cat.images[0]
+    assert (img.path, img.orientation, img.rating, img.iso, img.aperture) == ("/p/a/x.jpg", 3, 3, 100, 5.7)
+    assert any("9900001" in n for n in cat.notes)
+    assert {"AgLibraryKeyword (table missing)", "AgLibraryKeywordImage (table missing)",
+            "AgInternedExifLens (table missing)", "AgHarvestedExifMetadata.gpsLatitude (column missing)"} <= set(cat.skipped)
+
+
+def test_not_a_catalog(tmp_path):
+    (tmp_path / "x.lrcat").write_bytes(b"not sqlite" * 50)
+    with pytest.raises(CatalogReadError):
+        load_catalog(str(tmp_path / "x.lrcat"))
+    db = sqlite3.connect(tmp_path / "y.lrcat")
+    db.execute("CREATE TABLE t(a)")
+    db.close()
+    with pytest.raises(CatalogReadError, match="not a Lightroom catalog"):
+        load_catalog(str(tmp_path / "y.lrcat"))
+
+
+def test_locked_catalog_is_read_without_waiting(lib):
+    holder = sqlite3.connect(lib.catalog, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")   # as Lightroom holds it while open
+    try:
+        assert len(load_catalog(lib.catalog).images) == len(lightroom.IMAGES)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_wal_changes_are_read_and_catalog_untouched(lib):
+    writer = sqlite3.connect(lib.catalog, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("UPDATE Adobe_images SET rating=1 WHERE id_local=1")   # only in the -wal file
+    assert os.path.getsize(lib.catalog + "-wal") > 0
+    before = {p: digest(p) for p in (lib.catalog, lib.catalog + "-wal")}
+    try:
+        cat = load_catalog(lib.catalog)
+        assert cat.by_id[1].rating == 1 and any("-wal" in n for n in cat.notes)
+        assert {p: digest(p) for p in before} == before
+    finally:
+        writer.close()
+
+
+def test_find_catalog_beside_lrdata(lib, tmp_path):
+    assert find_catalog(lib.lrdata) == lib.catalog
+    assert find_catalog(os.path.join(lib.lrdata, "0")) == lib.catalog  # from inside the cache
+    other = tmp_path / "elsewhere" / "Foo Previews.lrdata"
+    other.mkdir(parents=True)
+    assert find_catalog(str(other)) is None
