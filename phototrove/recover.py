@@ -61,7 +61,7 @@ def plan_names(plan: Plan, manifest: dict[str, str], out: str) -> list[Job]:
         img = item.image
         if img is None:
             folder = [NO_CATALOG_DIR] if has_catalog else []
-            stem = item.uuid if not item.digest or not _shared_uuid(plan, item) else f"{item.uuid}-{item.digest[:8]}"
+            stem = item.uuid if not item.digest or not _shared_uuid(plan, item) else f"{item.uuid}-{item.digest}"
             ext = ""
         else:
             folder = _folder(img)
