@@ -11,7 +11,6 @@ read as NULL and are listed in `skipped`, so an unknown version yields what can 
 """
 from __future__ import annotations
 
-import math
 import os
 import re
 import shutil
@@ -21,17 +20,17 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from .lrprev import open_readonly, orientation_code
+from .lrprev import LR_ORIENTATION, open_readonly, orientation_code
 
 KNOWN_VERSIONS = range(300000, 1500000)  # Adobe_DBVersion 0300025 (LR3) .. Classic 14
-ASSUMED_ROOT_NAME = "Photos"
+_ORIENT = {**LR_ORIENTATION, **{k.lower(): v for k, v in LR_ORIENTATION.items()}}
 
 
 class CatalogReadError(Exception):
     pass
 
 
-@dataclass
+@dataclass(slots=True)
 class CatalogImage:
     image_id: int
     uuid: str                       # the preview UUID (root file's id_global)
@@ -252,54 +251,52 @@ def _load(db: sqlite3.Connection, path: str, skipped: list[str], notes: list[str
         notes.append(f"catalog version {version or 'unknown'} is not one trove was tested with: "
                      "reading what it can")
 
-    # the images and their files: one joined query
-    dev = "s.digest" if c.need("Adobe_imageDevelopSettings", "image", "digest") else "NULL"
-    dev_join = "LEFT JOIN Adobe_imageDevelopSettings s ON s.image = i.id_local" if dev != "NULL" else ""
+    # the images and their files: one joined query (primary-key joins only); digests in a map
+    digests: dict = {}
+    if c.need("Adobe_imageDevelopSettings", "image", "digest"):
+        for image, d in db.execute("SELECT image, digest FROM Adobe_imageDevelopSettings "
+                                   "WHERE digest IS NOT NULL ORDER BY id_local DESC"):
+            digests[image] = d  # an image with two rows keeps the first
     has_folders = c.need("AgLibraryFolder", "id_local") and "folder" in c.cols("AgLibraryFile")
     has_roots = has_folders and c.need("AgLibraryRootFolder", "id_local") and "rootFolder" in c.cols("AgLibraryFolder")
+    col = c.col
     q = f"""
-        SELECT i.id_local, {c.col('f', 'AgLibraryFile', 'id_global')}, {dev},
-               {c.col('r', 'AgLibraryRootFolder', 'absolutePath') if has_roots else 'NULL'},
-               {c.col('r', 'AgLibraryRootFolder', 'name') if has_roots else 'NULL'},
-               {c.col('fo', 'AgLibraryFolder', 'pathFromRoot') if has_folders else 'NULL'},
-               {c.col('f', 'AgLibraryFile', 'baseName')}, {c.col('f', 'AgLibraryFile', 'extension')},
-               {c.col('f', 'AgLibraryFile', 'originalFilename')},
-               {c.col('i', 'Adobe_images', 'masterImage')}, {c.col('i', 'Adobe_images', 'copyName')},
-               {c.col('i', 'Adobe_images', 'captureTime')}, {c.col('i', 'Adobe_images', 'rating')},
-               {c.col('i', 'Adobe_images', 'pick')}, {c.col('i', 'Adobe_images', 'colorLabels')},
-               {c.col('i', 'Adobe_images', 'orientation')}, {c.col('i', 'Adobe_images', 'fileFormat')},
-               {c.col('i', 'Adobe_images', 'fileWidth')}, {c.col('i', 'Adobe_images', 'fileHeight')}
+        SELECT i.id_local, {_txt(col('f', 'AgLibraryFile', 'id_global'))},
+               {_txt(col('r', 'AgLibraryRootFolder', 'absolutePath')) if has_roots else 'NULL'},
+               {_txt(col('r', 'AgLibraryRootFolder', 'name')) if has_roots else 'NULL'},
+               {_txt(col('fo', 'AgLibraryFolder', 'pathFromRoot')) if has_folders else 'NULL'},
+               {_txt(col('f', 'AgLibraryFile', 'baseName'))}, {_txt(col('f', 'AgLibraryFile', 'extension'))},
+               {_txt(col('f', 'AgLibraryFile', 'originalFilename'))},
+               {_int(col('i', 'Adobe_images', 'masterImage'))}, {_txt(col('i', 'Adobe_images', 'copyName'))},
+               {_txt(col('i', 'Adobe_images', 'captureTime'))},
+               {_int(col('i', 'Adobe_images', 'rating'), 'BETWEEN 0 AND 5')},
+               {_int(col('i', 'Adobe_images', 'pick'), 'IN (-1, 0, 1)')},
+               {_txt(col('i', 'Adobe_images', 'colorLabels'))}, {col('i', 'Adobe_images', 'orientation')},
+               {_txt(col('i', 'Adobe_images', 'fileFormat'))},
+               {_int(col('i', 'Adobe_images', 'fileWidth'), '> 0')}, {_int(col('i', 'Adobe_images', 'fileHeight'), '> 0')}
         FROM Adobe_images i
         JOIN AgLibraryFile f ON f.id_local = i.{'rootFile' if 'rootFile' in c.cols('Adobe_images') else 'NULL'}
         {'LEFT JOIN AgLibraryFolder fo ON fo.id_local = f.folder' if has_folders else ''}
         {'LEFT JOIN AgLibraryRootFolder r ON r.id_local = fo.rootFolder' if has_roots else ''}
-        {dev_join}
         ORDER BY i.id_local"""
     images: list[CatalogImage] = []
-    seen: set[int] = set()
-    for (image_id, uuid, digest, root, root_name, folder, base, ext, original, master, copy_name,
+    append, get_digest = images.append, digests.get
+    for (image_id, uuid, root, root_name, folder, base, ext, original, master, copy_name,
          captured, rating, pick, label, orientation, fmt, width, height) in db.execute(q):
-        if not isinstance(uuid, str) or image_id in seen:
-            continue  # an image with two develop-settings rows keeps the first
-        seen.add(image_id)
-        if not base and isinstance(original, str):
+        if uuid is None:
+            continue
+        if base is None and original is not None:
             base, _, ext = original.rpartition(".") if "." in original else (original, "", "")
-        root = root if isinstance(root, str) else ""
-        if root and not root.endswith(("/", "\\")):
+        if root is None:
+            root = ""
+        elif root[-1] not in "/\\":
             root += "/"
-        images.append(CatalogImage(
-            image_id=image_id, uuid=uuid.upper(), digest=digest.lower() if isinstance(digest, str) else None,
-            root=root, root_name=root_name if isinstance(root_name, str) else "",
-            folder=folder if isinstance(folder, str) else "", base_name=base if isinstance(base, str) else "",
-            extension=ext if isinstance(ext, str) else "", master=master if isinstance(master, int) else None,
-            copy_name=copy_name if isinstance(copy_name, str) and copy_name else None,
-            capture_time=captured if isinstance(captured, str) else None,
-            rating=int(rating) if isinstance(rating, (int, float)) and 0 <= rating <= 5 else None,
-            pick=int(pick) if isinstance(pick, (int, float)) and pick in (-1, 0, 1) else 0,
-            color_label=label if isinstance(label, str) and label else None,
-            orientation=orientation_code(orientation), file_format=fmt if isinstance(fmt, str) else None,
-            width=int(width) if isinstance(width, (int, float)) and width > 0 else None,
-            height=int(height) if isinstance(height, (int, float)) and height > 0 else None))
+        digest = get_digest(image_id)
+        append(CatalogImage(
+            image_id, uuid.upper(), digest.lower() if type(digest) is str else None, root, root_name or "",
+            folder or "", base or "", ext or "", master, copy_name, captured, rating, pick or 0, label,
+            _ORIENT.get(orientation) if orientation.__class__ is str else orientation_code(orientation),
+            fmt, width, height))
     by_id = {img.image_id: img for img in images}
 
     _load_exif(db, c, by_id)
@@ -311,16 +308,20 @@ def _load(db: sqlite3.Connection, path: str, skipped: list[str], notes: list[str
                 img.caption = caption
     if c.need("Adobe_AdditionalMetadata", "image", "xmp"):
         bad = 0
-        for image, xmp in db.execute("SELECT image, xmp FROM Adobe_AdditionalMetadata WHERE xmp IS NOT NULL"):
-            img = by_id.get(image)
-            if img is None or not xmp:
+        get = by_id.get
+        for image, xmp in db.execute("SELECT image, xmp FROM Adobe_AdditionalMetadata "
+                                     "WHERE xmp IS NOT NULL AND length(xmp) > 0"):
+            img = get(image)
+            if img is None:
                 continue
-            text = xmp_text(xmp)
-            if text is None:
+            raw = xmp_bytes(xmp)
+            if raw is None:
                 bad += 1
                 continue
-            img.title = img.title or _xmp_alt(text, "dc:title")
-            img.caption = img.caption or _xmp_alt(text, "dc:description")
+            if img.title is None:
+                img.title = _xmp_alt(raw, b"dc:title")
+            if img.caption is None:
+                img.caption = _xmp_alt(raw, b"dc:description")
         if bad:
             notes.append(f"{bad} image(s) with XMP that could not be decoded")
     return LrCatalog(path, version, images, skipped, notes)
@@ -329,82 +330,115 @@ def _load(db: sqlite3.Connection, path: str, skipped: list[str], notes: list[str
 def _load_exif(db, c: _Columns, by_id: dict[int, CatalogImage]) -> None:
     if not c.need("AgHarvestedExifMetadata", "image"):
         return
-    cameras = lenses = {}
-    if c.need("AgInternedExifCameraModel", "id_local", "value"):
-        cameras = dict(db.execute("SELECT id_local, value FROM AgInternedExifCameraModel"))
-    if c.need("AgInternedExifLens", "id_local", "value"):
-        lenses = dict(db.execute("SELECT id_local, value FROM AgInternedExifLens"))
     col = lambda name: c.col("e", "AgHarvestedExifMetadata", name)  # noqa: E731
-    q = (f"SELECT e.image, {col('cameraModelRef')}, {col('lensRef')}, {col('focalLength')}, {col('aperture')}, "
-         f"{col('shutterSpeed')}, {col('isoSpeedRating')}, {col('hasGPS')}, {col('gpsLatitude')}, "
-         f"{col('gpsLongitude')} FROM AgHarvestedExifMetadata e")
-    for image, cam, lens, focal, av, tv, iso, has_gps, lat, lon in db.execute(q):
-        img = by_id.get(image)
+    joins, cam, lens = "", "NULL", "NULL"
+    if c.need("AgInternedExifCameraModel", "id_local", "value") and col("cameraModelRef") != "NULL":
+        joins += " LEFT JOIN AgInternedExifCameraModel cm ON cm.id_local = e.cameraModelRef"
+        cam = _txt("cm.value")
+    if c.need("AgInternedExifLens", "id_local", "value") and col("lensRef") != "NULL":
+        joins += " LEFT JOIN AgInternedExifLens ln ON ln.id_local = e.lensRef"
+        lens = _txt("ln.value")
+    gps = f"coalesce({col('hasGPS')}, 1) AND abs({_real(col('gpsLatitude'))}) <= 90 " \
+          f"AND abs({_real(col('gpsLongitude'))}) <= 180 AND NOT ({col('gpsLatitude')} = 0 AND {col('gpsLongitude')} = 0)"
+    q = (f"SELECT e.image, {cam}, {lens}, {_real(col('focalLength'), '> 0')}, {_real(col('aperture'), 'BETWEEN -2 AND 30')}, "
+         f"{_real(col('shutterSpeed'), 'BETWEEN -20 AND 40')}, {_real(col('isoSpeedRating'), '> 0')}, "
+         f"CASE WHEN {gps} THEN {col('gpsLatitude')} END, CASE WHEN {gps} THEN {col('gpsLongitude')} END "
+         f"FROM AgHarvestedExifMetadata e{joins}")
+    get = by_id.get
+    for image, cam, lens, focal, av, tv, iso, lat, lon in db.execute(q):
+        img = get(image)
         if img is None:
             continue
-        img.camera = _clean(cameras.get(cam))
-        img.lens = _clean(lenses.get(lens))
-        if _num(focal) and focal > 0:
-            img.focal_length = round(float(focal), 2)
-        if _num(av) and -2 < av < 30:
+        if cam is not None:
+            img.camera = cam.strip() or None
+        if lens is not None:
+            img.lens = lens.strip() or None
+        if focal is not None:
+            img.focal_length = round(focal, 2)
+        if av is not None:
             img.aperture = round(2 ** (av / 2), 1)          # APEX Av -> f-number
-        if _num(tv) and -20 < tv < 40:
+        if tv is not None:
             img.shutter = round(1 / 2 ** tv, 6)              # APEX Tv -> seconds
-        if _num(iso) and iso > 0:
-            img.iso = int(iso) if float(iso).is_integer() else float(iso)
-        if (has_gps is None or has_gps) and _num(lat) and _num(lon) and abs(lat) <= 90 and abs(lon) <= 180 \
-                and not (lat == 0 and lon == 0):
-            img.lat, img.lon = round(float(lat), 7), round(float(lon), 7)
+        if iso is not None:
+            img.iso = int(iso) if float(iso).is_integer() else iso
+        if lat is not None and lon is not None:
+            img.lat, img.lon = round(lat, 7), round(lon, 7)
 
 
 def _load_keywords(db, c: _Columns, by_id: dict[int, CatalogImage]) -> None:
     links, names = c.need("AgLibraryKeywordImage", "image", "tag"), c.need("AgLibraryKeyword", "id_local", "name")
     if not (links and names):
         return
-    kind = c.col("k", "AgLibraryKeyword", "keywordType")
-    q = (f"SELECT ki.image, k.name, {kind} FROM AgLibraryKeywordImage ki "
-         f"JOIN AgLibraryKeyword k ON k.id_local = ki.tag WHERE k.name IS NOT NULL ORDER BY ki.image, k.name")
-    for image, name, ktype in db.execute(q):
-        img = by_id.get(image)
-        if img is None or not isinstance(name, str) or not name.strip():
+    person = f"{c.col('k', 'AgLibraryKeyword', 'keywordType')} = 'person'"
+    # one row per image: names joined with a control character no keyword contains
+    q = (f"SELECT ki.image, group_concat(CASE WHEN {person} THEN NULL ELSE k.name END, char(31)), "
+         f"group_concat(CASE WHEN {person} THEN k.name END, char(31)) FROM AgLibraryKeywordImage ki "
+         f"JOIN AgLibraryKeyword k ON k.id_local = ki.tag WHERE typeof(k.name) = 'text' AND trim(k.name) <> '' "
+         f"GROUP BY ki.image")
+    get = by_id.get
+    for image, keywords, people in db.execute(q):
+        img = get(image)
+        if img is None:
             continue
-        target = img.people if ktype == "person" else img.keywords
-        if name not in target:
-            target.append(name)
+        if keywords:
+            img.keywords = sorted(set(keywords.split("\x1f")))
+        if people:
+            img.people = sorted(set(people.split("\x1f")))
 
 
-def _num(v) -> bool:
-    return isinstance(v, (int, float)) and math.isfinite(v)
+def _real(expr: str, check: str = "IS NOT NULL") -> str:
+    if expr == "NULL":
+        return expr
+    return f"CASE WHEN typeof({expr}) IN ('integer','real') AND {expr} {check} THEN {expr} END"
 
 
-def _clean(v) -> str | None:
-    return v.strip() if isinstance(v, str) and v.strip() else None
+def _txt(expr: str) -> str:
+    """SQL: the value when it is non-empty text, else NULL (type checks done by SQLite, not Python)."""
+    return "NULL" if expr == "NULL" else f"CASE WHEN typeof({expr})='text' AND {expr}<>'' THEN {expr} END"
 
 
-def xmp_text(blob) -> str | None:
-    """Adobe_AdditionalMetadata.xmp as text: plain in old catalogs; in newer ones a 4-byte big-endian
-    length followed by zlib data."""
+def _int(expr: str, check: str = "IS NOT NULL") -> str:
+    if expr == "NULL":
+        return expr
+    return f"CASE WHEN typeof({expr}) IN ('integer','real') AND {expr} {check} THEN CAST({expr} AS INTEGER) END"
+
+
+def xmp_bytes(blob) -> bytes | None:
+    """Adobe_AdditionalMetadata.xmp as XML bytes: plain in old catalogs; in newer ones a 4-byte
+    big-endian length followed by zlib data."""
     if isinstance(blob, str):
-        return blob
+        return blob.encode("utf-8")
     if not isinstance(blob, (bytes, bytearray, memoryview)):
         return None
     raw = bytes(blob)
-    if raw.lstrip()[:1] == b"<":
-        return raw.decode("utf-8", "replace")
+    if raw[:64].lstrip()[:1] == b"<":
+        return raw
     try:
-        return zlib.decompress(raw[4:]).decode("utf-8", "replace")
+        return zlib.decompress(raw[4:])
     except zlib.error:
         try:
-            return zlib.decompress(raw).decode("utf-8", "replace")
+            return zlib.decompress(raw)
         except zlib.error:
             return None
 
 
-def _xmp_alt(xml: str, tag: str) -> str | None:
-    m = re.search(rf"<{tag}>\s*<rdf:Alt>\s*<rdf:li[^>]*>(.*?)</rdf:li>", xml, re.DOTALL)
-    if not m:
+def xmp_text(blob) -> str | None:
+    raw = xmp_bytes(blob)
+    return raw.decode("utf-8", "replace") if raw is not None else None
+
+
+def _xmp_alt(xml: bytes, tag: bytes) -> str | None:
+    """The x-default text of an rdf:Alt property (a plain byte search: this runs per image)."""
+    at = xml.find(b"<" + tag + b">")
+    if at < 0:
+        return None
+    li = xml.find(b"<rdf:li", at)
+    start = xml.find(b">", li) + 1
+    end = xml.find(b"</rdf:li>", start)
+    close = xml.find(b"</" + tag + b">", at)
+    if li < 0 or start <= 0 or end < 0 or (0 <= close < end):
         return None
     from html import unescape
 
-    text = unescape(m.group(1)).strip()
+    text = unescape(xml[start:end].decode("utf-8", "replace")).strip()
     return text or None

@@ -1,0 +1,148 @@
+"""Benchmark `trove recover lrprev` against `cp -r` of the same cache, and a 100,000-image catalog load.
+
+Generates a Previews.lrdata of N previews (default 2,000, ~1 GB: 5 levels up to 2048 px, real
+JPEGs from Pillow; a few distinct pyramids are reused under different UUIDs, which changes nothing
+for recovery) with a catalog, in a temporary folder. Prints JSON lines:
+
+    {"bench": "lrprev.recover", "previews": ..., "bytes": ..., "recover_s": ..., "cp_s": ..., "ratio": ...}
+    {"bench": "lrcat.load", "images": 100000, "load_s": ...}
+
+Targets: ratio <= 2 (recover within 2x of copying the cache), load_s < 5.
+    python bench/lrprev.py [--previews N] [--catalog-images N] [--keep DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+import lightroom  # noqa: E402
+
+SIDES = (256, 512, 1024, 1440, 2048)
+
+
+def noisy_jpeg(w: int, h: int, seed: int) -> bytes:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    base = np.stack([(x // 3 + seed * 40) % 256, (y // 2 + x // 5) % 256, (x + y) // 4 % 256], -1)
+    img = np.clip(base + rng.integers(-10, 11, (h, w, 3)), 0, 255).astype("uint8")
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "JPEG", quality=90)
+    return lightroom.adobe_app14(buf.getvalue())
+
+
+def make_cache(root: str, n: int, distinct: int = 6) -> tuple[str, str, int]:
+    lrdata = os.path.join(root, "Bench Previews.lrdata")
+    catalog = os.path.join(root, "Bench.lrcat")
+    pyramids = []
+    for s in range(distinct):
+        sizes = lightroom.level_sizes(1.5, SIDES)
+        pyramids.append((sizes, [noisy_jpeg(w, h, s) for w, h in sizes]))
+    total = 0
+    rows = []
+    for i in range(n):
+        uuid, digest = lightroom.uuid_of(0x10000 + i), lightroom.digest_of(0x20000 + i)
+        sizes, jpegs = pyramids[i % distinct]
+        data = lightroom.lrprev_bytes(uuid, digest, jpegs, sizes)
+        lightroom.write(lightroom.preview_path(lrdata, uuid, digest), data)
+        total += len(data)
+        rows.append((i + 1, uuid, digest))
+    write_bulk_catalog(catalog, [(i, u, d) for i, u, d in rows])
+    return lrdata, catalog, total
+
+
+def write_bulk_catalog(path: str, rows: list[tuple[int, str, str]]) -> None:
+    """A catalog with the fixture's schema: one image per (id, uuid, digest), ten folders, keywords."""
+    if os.path.exists(path):
+        os.remove(path)
+    db = sqlite3.connect(path)
+    db.executescript(lightroom.CATALOG_SCHEMA)
+    db.execute("INSERT INTO Adobe_variablesTable VALUES (1, 'G1', 'Adobe_DBVersion', NULL, '1300025')")
+    db.execute("INSERT INTO AgLibraryRootFolder VALUES (1, 'R1', '/Volumes/Photos/', 'Photos', NULL)")
+    db.executemany("INSERT INTO AgLibraryFolder VALUES (?,?,NULL,?,1,NULL)",
+                   [(10 + f, f"F{f}", f"20{f:02d}/Trip {f}/") for f in range(10)])
+    db.executemany("INSERT INTO AgLibraryFile(id_local, id_global, baseName, extension, folder) VALUES (?,?,?,?,?)",
+                   [(i, u, f"IMG_{i:06d}", "CR2", 10 + i % 10) for i, u, _ in rows])
+    db.executemany("INSERT INTO Adobe_images(id_local, id_global, captureTime, orientation, rating, rootFile) "
+                   "VALUES (?,?,?,?,?,?)",
+                   [(i, f"I{i}", f"2019-07-{1 + i % 28:02d}T12:00:{i % 60:02d}", ("AB", "BC", "DA")[i % 3], i % 6, i)
+                    for i, _, _ in rows])
+    db.executemany("INSERT INTO Adobe_imageDevelopSettings(id_local, image, digest) VALUES (?,?,?)",
+                   [(i, i, d) for i, _, d in rows])
+    db.executemany("INSERT INTO AgLibraryKeyword(id_local, id_global, name) VALUES (?,?,?)",
+                   [(k, f"K{k}", f"keyword {k}") for k in range(1, 51)])
+    db.executemany("INSERT INTO AgLibraryKeywordImage(image, tag) VALUES (?,?)",
+                   [(i, 1 + (i * 7 + j) % 50) for i, _, _ in rows for j in range(3)])
+    db.execute("INSERT INTO AgInternedExifCameraModel VALUES (1, 'x', 'Canon EOS R5')")
+    db.execute("INSERT INTO AgInternedExifLens VALUES (1, 'x', 'RF24-70mm F2.8 L IS USM')")
+    db.executemany("INSERT INTO AgHarvestedExifMetadata(image, aperture, cameraModelRef, focalLength, gpsLatitude, "
+                   "gpsLongitude, hasGPS, isoSpeedRating, lensRef, shutterSpeed) VALUES (?,4,1,50,?,?,1,200,1,8)",
+                   [(i, 40 + i % 10 / 10, 5 + i % 7 / 10) for i, _, _ in rows])
+    db.executemany("INSERT INTO AgLibraryIPTC(image, caption) VALUES (?,?)", [(i, f"caption {i}") for i, _, _ in rows])
+    xmp = lightroom.compressed_xmp("A title")
+    db.executemany("INSERT INTO Adobe_AdditionalMetadata(id_global, image, xmp) VALUES (?,?,?)",
+                   [(f"X{i}", i, xmp) for i, _, _ in rows])
+    db.commit()
+    db.close()
+
+
+def timed(cmd: list[str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--previews", type=int, default=2000)
+    ap.add_argument("--catalog-images", type=int, default=100_000)
+    ap.add_argument("--keep", default=None, help="work in this folder and keep it")
+    args = ap.parse_args()
+    root = args.keep or tempfile.mkdtemp(prefix="trove-bench-lrprev-")
+    os.makedirs(root, exist_ok=True)
+    try:
+        lrdata, catalog, total = make_cache(root, args.previews)
+        trove = [sys.executable, "-m", "phototrove.cli", "--quiet"]
+        timed(["cp", "-r", lrdata, os.path.join(root, "warm")])   # both timed runs read from a warm cache
+        shutil.rmtree(os.path.join(root, "warm"))
+        cp_s = timed(["cp", "-r", lrdata, os.path.join(root, "copy")])
+        recover_s = timed(trove + ["recover", "lrprev", lrdata, "--out", os.path.join(root, "out")])
+        written = sum(1 for _d, _s, fs in os.walk(os.path.join(root, "out")) for f in fs if f.endswith(".jpg"))
+        resume_s = timed(trove + ["recover", "lrprev", lrdata, "--out", os.path.join(root, "out")])
+        print(json.dumps({"bench": "lrprev.recover", "previews": args.previews, "written": written,
+                          "bytes": total, "recover_s": round(recover_s, 2), "cp_s": round(cp_s, 2),
+                          "ratio": round(recover_s / cp_s, 2), "resume_s": round(resume_s, 2),
+                          "target_ratio": 2.0}), flush=True)
+        shutil.rmtree(os.path.join(root, "copy"))
+        shutil.rmtree(os.path.join(root, "out"))
+
+        big = os.path.join(root, "Big.lrcat")
+        n = args.catalog_images
+        write_bulk_catalog(big, [(i, lightroom.uuid_of(0x100000 + i), lightroom.digest_of(i)) for i in range(1, n + 1)])
+        from phototrove.ingest.lrcat import load_catalog
+
+        t = time.perf_counter()
+        cat = load_catalog(big)
+        load_s = time.perf_counter() - t
+        assert len(cat.images) == n and cat.images[-1].keywords
+        print(json.dumps({"bench": "lrcat.load", "images": n, "load_s": round(load_s, 2), "target_s": 5.0}),
+              flush=True)
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
