@@ -8,18 +8,20 @@ UUID otherwise. Nothing is ever overwritten; a manifest in the output folder mak
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .ingest.jpegmeta import JpegError, adobe_rgb_icc, build_exif, build_xmp, with_metadata
+from .ingest.jpegmeta import JpegError, adobe_rgb_icc, build_exif, build_xmp, metadata_prefix, split_header
 from .ingest.lrlibrary import Item, Plan, item_jpeg
-from .ingest.lrprev import PreviewError
+from .ingest.lrprev import PreviewError, jpeg_size, read_level
 
 MANIFEST = ".trove-recover.jsonl"
 NO_CATALOG_DIR = "_not_in_catalog"
@@ -53,15 +55,19 @@ def _folder(img) -> list[str]:
     return [safe_part(root)] + [safe_part(p) for p in re.split(r"[/\\]", img.folder) if p]
 
 
-def plan_names(plan: Plan, manifest: dict[str, str], out: str) -> list[Job]:
-    """Deterministic, collision-free output names (earlier runs' names are kept)."""
+def plan_names(plan: Plan, manifest: dict[str, str]) -> list[Job]:
+    """Deterministic, collision-free output names; earlier runs' names (the manifest) are kept.
+    Files already in the output folder that trove did not write are dealt with when writing."""
     has_catalog = plan.catalog is not None
     wanted: list[tuple[Item, list[str], str, str]] = []
+    uuids: dict[str, int] = {}
+    for item in plan.items:
+        uuids[item.uuid] = uuids.get(item.uuid, 0) + 1
     for item in plan.items:
         img = item.image
         if img is None:
             folder = [NO_CATALOG_DIR] if has_catalog else []
-            stem = item.uuid if not item.digest or not _shared_uuid(plan, item) else f"{item.uuid}-{item.digest}"
+            stem = f"{item.uuid}-{item.digest}" if item.digest and uuids[item.uuid] > 1 else item.uuid
             ext = ""
         else:
             folder = _folder(img)
@@ -83,8 +89,9 @@ def plan_names(plan: Plan, manifest: dict[str, str], out: str) -> list[Job]:
             continue
         if len(groups[("/".join(folder).lower(), stem.lower())]) > 1 and ext:
             stem = f"{stem}_{safe_part(ext).upper()}"
-        n, rel = 1, "/".join(folder + [stem + ".jpg"])
-        while rel.lower() in taken or os.path.lexists(os.path.join(out, *rel.split("/"))):
+        rel = "/".join(folder + [stem + ".jpg"])
+        n = 1
+        while rel.lower() in taken:
             n += 1
             rel = "/".join(folder + [f"{stem}-{n}.jpg"])
         taken.add(rel.lower())
@@ -112,42 +119,17 @@ def read_manifest(out: str) -> dict[str, str]:
 
 
 def recovered_bytes(item: Item) -> bytes:
-    """The preview level with every known piece of metadata inserted (scan data untouched)."""
-    data = item_jpeg(item)
+    """The recovered file's bytes for one item (what `recover_one` writes), in memory."""
     meta = item.meta()
-    if item.level is not None and item.level.width:
-        meta["width"], meta["height"] = item.level.width, item.level.height
-    try:
-        xmp = build_xmp(meta)
-    except JpegError:
-        xmp = build_xmp({k: v for k, v in meta.items() if k not in ("keywords", "people", "description")})
-    return with_metadata(data, exif=build_exif(meta), xmp=xmp, icc=adobe_rgb_icc())
+    data, level = _complete_jpeg(item)
+    if level is not None:
+        meta["lr_level"] = level
+    head, rest = metadata_prefix(data, **_segments(_with_size(meta, item, data)))
+    return head + rest
 
 
-def _write_new(path: str, data: bytes, mtime: float | None) -> None:
-    """Write `path` without ever replacing an existing file (temp file + hard link)."""
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.trove-part")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    if mtime is not None:
-        os.utime(tmp, (mtime, mtime))
-    try:
-        os.link(tmp, path)          # fails if `path` exists: no overwrite, even in a race
-        os.unlink(tmp)
-    except FileExistsError:
-        os.unlink(tmp)
-        raise
-    except OSError:                 # file systems without hard links
-        if os.path.lexists(path):
-            os.unlink(tmp)
-            raise FileExistsError(path) from None
-        os.replace(tmp, path)
-
-
-def _capture_mtime(item: Item) -> float | None:
-    local = item.meta().get("taken_local")
+def _capture_mtime(meta: dict) -> float | None:
+    local = meta.get("taken_local")
     if not local:
         return None
     try:
@@ -156,54 +138,222 @@ def _capture_mtime(item: Item) -> float | None:
         return None
 
 
+HEAD_BYTES = 65536   # a preview's header segments (APP14, tables, frame, scan header) fit easily
+
+
+def _span(item: Item) -> tuple[str, int, int] | None:
+    """(file, offset, length) of the chosen level's bytes inside its file, if it is in a file."""
+    if item.preview is None or item.level is None:
+        return None
+    if item.preview.layout == "lrprev":
+        return item.preview.path, item.level.offset, item.level.declared
+    return item.level.file or item.preview.path, 0, item.level.length
+
+
+def _with_size(meta: dict, item: Item, jpeg_head: bytes) -> dict:
+    size = (item.level.width, item.level.height) if item.level is not None and item.level.width else jpeg_size(jpeg_head)
+    return {**meta, "width": size[0], "height": size[1]} if size else meta
+
+
+def _segments(meta: dict) -> dict:
+    try:
+        xmp = build_xmp(meta)
+    except JpegError:
+        xmp = build_xmp({k: v for k, v in meta.items() if k not in ("keywords", "people", "description")})
+    return {"exif": build_exif(meta), "xmp": xmp, "icc": adobe_rgb_icc()}
+
+
+class _Body:
+    """The untouched part of the preview: bytes in memory, or a byte range of the preview file that
+    is copied by the kernel (copy_file_range), as `cp` does."""
+
+    def __init__(self, data: memoryview | None = None, fd: int | None = None, offset: int = 0, length: int = 0):
+        self.data, self.fd, self.offset = data, fd, offset
+        self.length = len(data) if data is not None else length
+
+    def read(self) -> bytes:
+        return bytes(self.data) if self.data is not None else os.pread(self.fd, self.length, self.offset)
+
+    def write_to(self, out_fd: int) -> None:
+        if self.data is not None:
+            _write_all(out_fd, self.data)
+            return
+        offset, left = self.offset, self.length
+        if hasattr(os, "copy_file_range"):
+            try:
+                while left > 0:
+                    n = os.copy_file_range(self.fd, out_fd, left, offset)
+                    if n <= 0:
+                        raise OSError("the preview file got shorter while copying")
+                    offset += n
+                    left -= n
+                return
+            except OSError as e:
+                if left != self.length or e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL,
+                                                          errno.EOPNOTSUPP, errno.EPERM):
+                    raise
+        while left > 0:   # no in-kernel copy here: plain reads and writes
+            chunk = os.pread(self.fd, min(left, 1 << 20), offset)
+            if not chunk:
+                raise OSError("the preview file got shorter while copying")
+            _write_all(out_fd, chunk)
+            offset += len(chunk)
+            left -= len(chunk)
+
+
+def _write_all(fd: int, data) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+class _Writer:
+    """Writes outputs without ever replacing a file trove did not write."""
+
+    def __init__(self, out: str):
+        self.out = out
+        self.dirs: set[str] = set()
+        self.lock = threading.Lock()
+
+    def write(self, rel: str, head: bytes, body: _Body, mtime: float | None) -> str:
+        path = os.path.join(self.out, *rel.split("/"))
+        folder = os.path.dirname(path)
+        if folder not in self.dirs:
+            os.makedirs(folder, exist_ok=True)
+            self.dirs.add(folder)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            with self.lock:
+                rel, fd = self._existing(rel, path, head, body)
+            if fd is None:
+                return rel      # the same bytes were already there (an earlier run cut short)
+        try:
+            _write_all(fd, head)
+            body.write_to(fd)
+            if mtime is not None:
+                os.utime(fd, (mtime, mtime))
+        except BaseException:
+            os.close(fd)
+            os.unlink(os.path.join(self.out, *rel.split("/")))   # never leave a partial output
+            raise
+        os.close(fd)
+        return rel
+
+    def _existing(self, rel: str, path: str, head: bytes, body: _Body):
+        """`path` exists but is not in the manifest: ours from an interrupted run, or someone else's."""
+        size = len(head) + body.length
+        try:
+            with open(path, "rb") as f:
+                old = f.read(size + 1)
+        except OSError:
+            old = b""
+        ours = head + body.read()
+        if len(old) == size and old == ours:
+            return rel, None
+        if 2 <= len(old) < size and ours.startswith(old):   # our own output, cut short by a crash
+            return rel, os.open(path, os.O_WRONLY | os.O_TRUNC)
+        stem, n = rel[:-4], 1
+        while True:
+            n += 1
+            rel = f"{stem}-{n}.jpg"
+            try:
+                return rel, os.open(os.path.join(self.out, *rel.split("/")), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                continue
+
+
+def recover_one(job: Job, writer: _Writer) -> tuple[str, int, str | None]:
+    """Write one photo: (its file relative to --out, bytes written, level used)."""
+    item = job.item
+    meta = item.meta()
+    mtime = _capture_mtime(meta)
+    span = _span(item)
+    if span is not None and span[2] > HEAD_BYTES:
+        # fast path: the level was found whole by the section walk; check its start and its EOI,
+        # build the new header from its first bytes and let the kernel copy the rest
+        path, offset, length = span
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            first = os.pread(fd, HEAD_BYTES, offset)
+            if first[:2] == b"\xff\xd8" and os.pread(fd, 2, offset + length - 2) == b"\xff\xd9":
+                try:
+                    segments, rest = split_header(first)
+                except JpegError:
+                    segments = None
+                if segments is not None:
+                    head, _ = metadata_prefix(first[:rest] + b"\xff\xd9", **_segments(_with_size(meta, item, first)))
+                    rel = writer.write(job.rel, head, _Body(fd=fd, offset=offset + rest, length=length - rest), mtime)
+                    return rel, len(head) + length - rest, meta.get("lr_level")
+        finally:
+            os.close(fd)
+    data, level = _complete_jpeg(item)
+    if level is not None:
+        meta["lr_level"] = level
+    head, rest = metadata_prefix(data, **_segments(_with_size(meta, item, data)))
+    rel = writer.write(job.rel, head, _Body(data=rest), mtime)
+    return rel, len(head) + len(rest), meta.get("lr_level")
+
+
+def _complete_jpeg(item: Item) -> tuple[bytes, str | None]:
+    """The chosen level checked whole (media.jpeg_end); a damaged one falls back to the next smaller."""
+    if item.preview is None or item.preview.layout != "lrprev":
+        return item_jpeg(item), None
+    notes = []
+    for lv in item.preview.present_levels():
+        if lv.index > item.level.index:
+            continue
+        try:
+            return read_level(item.preview.path, lv), lv.name
+        except OSError as e:
+            notes.append(str(e))
+    raise OSError("no complete level in the preview (" + "; ".join(notes) + ")")
+
+
 def recover(plan: Plan, out: str, *, dry_run: bool = False, show_progress: bool = True, workers: int = 4,
             log: Callable[[str], None] = lambda m: None) -> Result:
     out = os.path.abspath(out)
     result = Result()
     manifest = read_manifest(out)
-    jobs = plan_names(plan, manifest, out)
+    jobs = plan_names(plan, manifest)
     result.jobs = jobs
     todo = []
     for job in jobs:
-        target = os.path.join(out, *job.rel.split("/"))
-        if job.item.key in manifest and os.path.isfile(target):
+        if job.item.key in manifest and os.path.isfile(os.path.join(out, *job.rel.split("/"))):
             result.add("already_done")
         else:
-            todo.append((job, target))
+            todo.append(job)
     if dry_run:
         result.add("would_write", len(todo))
         return result
     from tqdm import tqdm
 
     os.makedirs(out, exist_ok=True)
+    writer = _Writer(out)
 
-    def work(pair):
-        job, target = pair
+    def work(job: Job):
         try:
-            return job, target, recovered_bytes(job.item), None
+            return (job, *recover_one(job, writer), None)
         except (OSError, PreviewError, JpegError) as e:
-            return job, target, None, str(e)
+            return job, None, 0, None, getattr(e, "strerror", None) or str(e)
 
+    last_flush = time.monotonic()
     with open(os.path.join(out, MANIFEST), "a", encoding="utf-8") as mf, \
             ThreadPoolExecutor(workers) as pool, \
             tqdm(total=len(todo), desc="recover", unit="photo", file=sys.stderr, dynamic_ncols=True, leave=False,
                  disable=not (show_progress and sys.stderr.isatty())) as bar:
-        for job, target, data, error in pool.map(work, todo):
+        for job, rel, size, level, error in pool.map(work, todo):
             bar.update()
-            if error is None:
-                try:
-                    _write_new(target, data, _capture_mtime(job.item))
-                except FileExistsError:
-                    error = f"{job.rel} appeared meanwhile; not overwritten"
-                except OSError as e:
-                    error = f"cannot write {job.rel}: {e.strerror or e}"
             if error is not None:
                 result.failures.append((job.item.path, error))
                 log(f"error: {job.item.path}: {error}")
                 continue
-            mf.write(json.dumps({"key": job.item.key, "file": job.rel, "bytes": len(data),
-                                 "source": job.item.path, "level": job.item.meta().get("lr_level")},
-                                ensure_ascii=False) + "\n")
-            mf.flush()
+            if rel != job.rel:
+                result.add("renamed_around_existing")
+            mf.write(json.dumps({"key": job.item.key, "file": rel, "bytes": size, "source": job.item.path,
+                                 "level": level}, ensure_ascii=False) + "\n")
+            if time.monotonic() - last_flush > 0.5:  # a crash loses at most these lines: the files are
+                mf.flush()                           # then recognised byte for byte on the next run
+                last_flush = time.monotonic()
             result.add("written")
     return result

@@ -29,7 +29,10 @@ def level(lib, image_id, digest=None, index=-1):
     return lib.levels[(U(img.file), digest or img.digest)][index]
 
 
-def test_recover_with_catalog_round_trip(trove, lib, tmp_path):
+@pytest.mark.parametrize("head_bytes", [65536, 1024])
+def test_recover_with_catalog_round_trip(trove, lib, tmp_path, monkeypatch, head_bytes):
+    # 1024: every level is larger, so the kernel-copy path (copy_file_range) writes the scan data
+    monkeypatch.setattr("phototrove.recover.HEAD_BYTES", head_bytes)
     out = tmp_path / "out"
     r = trove.json_lines("recover", "lrprev", lib.lrdata, "--out", str(out))[0]
     assert (r["photos"], r["written"], r["stale"], r["not_in_catalog"], r["root_pixels"], r["errors"]) == (8, 8, 1, 1, 1, 0)
@@ -109,6 +112,25 @@ def test_recover_without_catalog_names_by_uuid(trove, tmp_path):
     assert scan_data(got) == scan_data(level(lib, 4))
 
 
+@pytest.mark.parametrize("head_bytes", [65536, 1024])
+def test_damaged_largest_level_falls_back(trove, lib, tmp_path, monkeypatch, head_bytes):
+    """Full length but no EOI (bytes lost in the middle of a copy): the next level is recovered."""
+    monkeypatch.setattr("phototrove.recover.HEAD_BYTES", head_bytes)
+    p1 = lib.preview(U(102), IMG[2].digest)
+    data = bytearray(open(p1, "rb").read())
+    last = level(lib, 2)
+    end = bytes(data).index(last) + len(last)
+    data[end - 2:end] = b"\x00\x00"
+    open(p1, "wb").write(bytes(data))
+    out = tmp_path / "out"
+    r = trove.json_lines("recover", "lrprev", lib.lrdata, "--out", str(out))[0]
+    assert r["written"] == 8 and r["errors"] == 0
+    got = (out / "Photos/2019/Beach/IMG_0001_JPG.jpg").read_bytes()
+    assert scan_data(got) == scan_data(level(lib, 2, index=-2))
+    line = [json.loads(x) for x in (out / MANIFEST).read_text().splitlines() if "IMG_0001_JPG" in x][0]
+    assert line["level"] == "level_3"
+
+
 def test_bad_previews_give_one_line_each_and_the_rest_is_recovered(trove, lib, tmp_path):
     d = os.path.join(lib.lrdata, "F", "FFFF")
     os.makedirs(d)
@@ -161,3 +183,21 @@ def test_icc_profile_matches_adobe_rgb_math():
     srgb_lin = np.clip(lin @ m.T @ xyz_to_srgb_d50.T, 0, 1)
     expect = np.where(srgb_lin <= 0.0031308, srgb_lin * 12.92, 1.055 * srgb_lin ** (1 / 2.4) - 0.055) * 255
     assert np.abs(got - expect).max() <= 2.5
+
+
+def test_outputs_of_an_interrupted_run_are_recognised(trove, lib, tmp_path):
+    """A crash can leave a finished file not yet in the manifest, or a file cut short: the next run
+    recognises both as its own (byte for byte) instead of writing `-2` copies."""
+    out = tmp_path / "out"
+    trove("recover", "lrprev", lib.lrdata, "--out", str(out))
+    done = out / "Photos/2020/Park/IMG_0005.jpg"
+    cut = out / "Photos/2020/Park/IMG_0001.jpg"
+    full = {p: p.read_bytes() for p in (done, cut)}
+    cut.write_bytes(full[cut][:len(full[cut]) // 2])
+    lines = (out / MANIFEST).read_text().splitlines()
+    keep = [line for line in lines if json.loads(line)["file"] not in ("Photos/2020/Park/IMG_0005.jpg",
+                                                                       "Photos/2020/Park/IMG_0001.jpg")]
+    (out / MANIFEST).write_text("\n".join(keep) + "\n")
+    r = trove.json_lines("recover", "lrprev", lib.lrdata, "--out", str(out))[0]
+    assert r["written"] == 2 and "renamed_around_existing" not in r
+    assert {p: p.read_bytes() for p in full} == full and len(files(out)) == 8

@@ -56,6 +56,13 @@ def with_metadata(jpeg: bytes, *, exif: bytes | None = None, xmp: bytes | None =
                   icc: bytes | None = None) -> bytes:
     """The same JPEG with the given EXIF (TIFF bytes), XMP (packet) and ICC profile segments.
     Existing segments of those kinds are dropped; every other byte is kept as it was."""
+    head, rest = metadata_prefix(jpeg, exif=exif, xmp=xmp, icc=icc)
+    return head + rest
+
+
+def metadata_prefix(jpeg: bytes, *, exif: bytes | None = None, xmp: bytes | None = None,
+                    icc: bytes | None = None) -> tuple[bytes, memoryview]:
+    """`with_metadata` as (new leading bytes, the untouched rest of `jpeg`), to write without a copy."""
     segments, rest = split_header(jpeg)
     out = [b"\xff\xd8"]
     keep = [(m, p) for m, p in segments if not _replaced(m, p)]
@@ -68,8 +75,7 @@ def with_metadata(jpeg: bytes, *, exif: bytes | None = None, xmp: bytes | None =
     if icc is not None:
         out.extend(_icc_segments(icc))
     out.extend(_segment(m, p) for m, p in keep)
-    out.append(memoryview(jpeg)[rest:])
-    return b"".join(out)
+    return b"".join(out), memoryview(jpeg)[rest:]
 
 
 def _icc_segments(icc: bytes) -> list[bytes]:

@@ -123,7 +123,7 @@ def build(plan: Plan) -> None:
     broken: set[tuple[str, str]] = set()
     for path in files:
         try:
-            p = read_preview(path)
+            p = read_preview(path, header=False)
         except PreviewError as e:
             plan.errors.append((path, e.kind, str(e)))
             p = None
@@ -289,7 +289,7 @@ def ingest_bytes(path: str, entry: str, meta: dict) -> bytes:
             raise OSError(f"{entry} is no longer in root-pixels.db")
     elif entry:
         try:
-            p = read_preview(path)
+            p = read_preview(path, header=False)
         except PreviewError as e:
             raise OSError(str(e)) from None
         level = next((lv for lv in p.levels if lv.name == entry), None)

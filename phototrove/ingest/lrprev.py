@@ -271,12 +271,14 @@ def read_sections(f, file_size: int) -> tuple[list[tuple[str, int, int, int]], l
     return sections, warnings
 
 
-def read_lrprev(path: str) -> Preview:
+def read_lrprev(path: str, header: bool = True) -> Preview:
     """Sections, header and levels of one .lrprev (no JPEG bytes are read). PreviewError when the
-    file holds no preview at all."""
+    file holds no preview at all. With header=False the header table is only parsed when the file
+    name does not give the UUID and digest (level sizes then come from the JPEGs themselves)."""
     name = os.path.basename(path)
     m = PREVIEW_NAME.match(name)
     uuid, digest = (m.group(1), m.group(2)) if m else (None, None)
+    header = header or m is None
     try:
         with open(path, "rb") as f:
             st = os.fstat(f.fileno())
@@ -288,7 +290,7 @@ def read_lrprev(path: str) -> Preview:
             sections, warnings = read_sections(f, st.st_size)
             header_text = None
             for sname, start, available, declared in sections:
-                if sname == "header" and available == declared:
+                if sname == "header" and available == declared and header:
                     f.seek(start)
                     header_text = f.read(min(available, MAX_HEADER_TEXT)).split(b"\x00", 1)[0]
                     break
@@ -298,7 +300,9 @@ def read_lrprev(path: str) -> Preview:
         raise PreviewError("not-a-preview", "AgHg file without a 'header' section "
                                             "(a Photoshop resource, not a Lightroom preview)")
     preview = Preview(path, uuid, digest, st.st_size, st.st_mtime_ns, warnings=warnings)
-    if header_text is None:
+    if not header:
+        pass
+    elif header_text is None:
         preview.warnings.append("header section truncated")
     else:
         try:
@@ -399,8 +403,8 @@ def read_lr13(path: str) -> Preview:
                    levels=[lv], layout="lr13")
 
 
-def read_preview(path: str) -> Preview:
-    return read_lrprev(path) if path.endswith(".lrprev") else read_lr13(path)
+def read_preview(path: str, header: bool = True) -> Preview:
+    return read_lrprev(path, header) if path.endswith(".lrprev") else read_lr13(path)
 
 
 def scan_previews(root: str):
