@@ -37,9 +37,9 @@ def noisy_jpeg(w: int, h: int, seed: int) -> bytes:
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:h, 0:w]
     base = np.stack([(x // 3 + seed * 40) % 256, (y // 2 + x // 5) % 256, (x + y) // 4 % 256], -1)
-    img = np.clip(base + rng.integers(-10, 11, (h, w, 3)), 0, 255).astype("uint8")
+    img = np.clip(base + rng.integers(-6, 7, (h, w, 3)), 0, 255).astype("uint8")
     buf = io.BytesIO()
-    Image.fromarray(img).save(buf, "JPEG", quality=90)
+    Image.fromarray(img).save(buf, "JPEG", quality=84)
     return lightroom.adobe_app14(buf.getvalue())
 
 
