@@ -48,20 +48,62 @@ class CatalogImage:
     color_label: str | None = None
     orientation: int | None = None
     file_format: str | None = None
-    width: int | None = None
-    height: int | None = None
-    keywords: list[str] = field(default_factory=list)
-    people: list[str] = field(default_factory=list)
-    camera: str | None = None
-    lens: str | None = None
-    focal_length: float | None = None
-    aperture: float | None = None   # f-number
-    shutter: float | None = None    # seconds
-    iso: float | None = None
-    lat: float | None = None
-    lon: float | None = None
+    exif: tuple | None = None       # (camera, lens, focal length, APEX Av, APEX Tv, ISO, lat, lon)
+    tags: tuple | None = None       # (keywords, people), each joined with \x1f
     caption: str | None = None
     title: str | None = None
+
+    # converted on access: a 250k-image catalog loads as rows, not as 250k x 10 conversions
+    @property
+    def keywords(self) -> list[str]:
+        return sorted(set(self.tags[0].split("\x1f"))) if self.tags and self.tags[0] else []
+
+    @property
+    def people(self) -> list[str]:
+        return sorted(set(self.tags[1].split("\x1f"))) if self.tags and self.tags[1] else []
+
+    def _exif(self, i: int):
+        return self.exif[i] if self.exif is not None else None
+
+    @property
+    def camera(self) -> str | None:
+        v = self._exif(0)
+        return v.strip() or None if v is not None else None
+
+    @property
+    def lens(self) -> str | None:
+        v = self._exif(1)
+        return v.strip() or None if v is not None else None
+
+    @property
+    def focal_length(self) -> float | None:
+        v = self._exif(2)
+        return round(v, 2) if v is not None else None
+
+    @property
+    def aperture(self) -> float | None:
+        v = self._exif(3)
+        return round(2 ** (v / 2), 1) if v is not None else None      # APEX Av -> f-number
+
+    @property
+    def shutter(self) -> float | None:
+        v = self._exif(4)
+        return round(1 / 2 ** v, 6) if v is not None else None         # APEX Tv -> seconds
+
+    @property
+    def iso(self):
+        v = self._exif(5)
+        return (int(v) if float(v).is_integer() else v) if v is not None else None
+
+    @property
+    def lat(self) -> float | None:
+        v = self._exif(6)
+        return round(v, 7) if v is not None and self._exif(7) is not None else None
+
+    @property
+    def lon(self) -> float | None:
+        v = self._exif(7)
+        return round(v, 7) if v is not None and self._exif(6) is not None else None
 
     @property
     def path(self) -> str:
@@ -254,82 +296,73 @@ def _load(db: sqlite3.Connection, path: str, skipped: list[str], notes: list[str
     # the images and their files: one joined query (primary-key joins only); digests in a map
     digests: dict = {}
     if c.need("Adobe_imageDevelopSettings", "image", "digest"):
-        for image, d in db.execute("SELECT image, digest FROM Adobe_imageDevelopSettings "
-                                   "WHERE digest IS NOT NULL ORDER BY id_local DESC"):
-            digests[image] = d  # an image with two rows keeps the first
-    has_folders = c.need("AgLibraryFolder", "id_local") and "folder" in c.cols("AgLibraryFile")
-    has_roots = has_folders and c.need("AgLibraryRootFolder", "id_local") and "rootFolder" in c.cols("AgLibraryFolder")
+        # an image with two rows keeps the first (later items of the dict win)
+        digests = dict(db.execute("SELECT image, lower(digest) FROM Adobe_imageDevelopSettings "
+                                  "WHERE typeof(digest)='text' ORDER BY id_local DESC"))
+    # folders and roots are few: map them once instead of repeating their strings in every row
+    folders: dict = {}
+    if c.need("AgLibraryFolder", "id_local", "pathFromRoot") and "folder" in c.cols("AgLibraryFile"):
+        roots: dict = {}
+        if c.need("AgLibraryRootFolder", "id_local", "absolutePath"):
+            name = _txt("name") if "name" in c.cols("AgLibraryRootFolder") else "NULL"
+            roots = {rid: (a if a[-1:] in ("/", "\\") or not a else a + "/", n or "") for rid, a, n in db.execute(
+                f"SELECT id_local, coalesce({_txt('absolutePath')}, ''), {name} FROM AgLibraryRootFolder")}
+        root_col = "rootFolder" if "rootFolder" in c.cols("AgLibraryFolder") else "NULL"
+        for fid, rid, rel in db.execute(f"SELECT id_local, {root_col}, coalesce({_txt('pathFromRoot')}, '') "
+                                        "FROM AgLibraryFolder"):
+            folders[fid] = (*roots.get(rid, ("", "")), rel)
     col = c.col
+    original = _txt(col('f', 'AgLibraryFile', 'originalFilename'))
     q = f"""
-        SELECT i.id_local, {_txt(col('f', 'AgLibraryFile', 'id_global'))},
-               {_txt(col('r', 'AgLibraryRootFolder', 'absolutePath')) if has_roots else 'NULL'},
-               {_txt(col('r', 'AgLibraryRootFolder', 'name')) if has_roots else 'NULL'},
-               {_txt(col('fo', 'AgLibraryFolder', 'pathFromRoot')) if has_folders else 'NULL'},
-               {_txt(col('f', 'AgLibraryFile', 'baseName'))}, {_txt(col('f', 'AgLibraryFile', 'extension'))},
-               {_txt(col('f', 'AgLibraryFile', 'originalFilename'))},
+        SELECT i.id_local, upper({_txt(col('f', 'AgLibraryFile', 'id_global'))}),
+               {col('f', 'AgLibraryFile', 'folder')},
+               coalesce({_txt(col('f', 'AgLibraryFile', 'baseName'))}, {original}),
+               CASE WHEN {_txt(col('f', 'AgLibraryFile', 'baseName'))} IS NULL THEN NULL
+                    ELSE {_txt(col('f', 'AgLibraryFile', 'extension'))} END,
                {_int(col('i', 'Adobe_images', 'masterImage'))}, {_txt(col('i', 'Adobe_images', 'copyName'))},
                {_txt(col('i', 'Adobe_images', 'captureTime'))},
                {_int(col('i', 'Adobe_images', 'rating'), 'BETWEEN 0 AND 5')},
                {_int(col('i', 'Adobe_images', 'pick'), 'IN (-1, 0, 1)')},
                {_txt(col('i', 'Adobe_images', 'colorLabels'))}, {col('i', 'Adobe_images', 'orientation')},
-               {_txt(col('i', 'Adobe_images', 'fileFormat'))},
-               {_int(col('i', 'Adobe_images', 'fileWidth'), '> 0')}, {_int(col('i', 'Adobe_images', 'fileHeight'), '> 0')}
+               {_txt(col('i', 'Adobe_images', 'fileFormat'))}
         FROM Adobe_images i
         JOIN AgLibraryFile f ON f.id_local = i.{'rootFile' if 'rootFile' in c.cols('Adobe_images') else 'NULL'}
-        {'LEFT JOIN AgLibraryFolder fo ON fo.id_local = f.folder' if has_folders else ''}
-        {'LEFT JOIN AgLibraryRootFolder r ON r.id_local = fo.rootFolder' if has_roots else ''}
         ORDER BY i.id_local"""
+    exif = _exif_rows(db, c)
+    tags = _keyword_rows(db, c)
+    captions: dict = {}
+    if c.need("AgLibraryIPTC", "image", "caption"):
+        captions = dict(db.execute(f"SELECT image, {_txt('caption')} FROM AgLibraryIPTC "
+                                   "WHERE typeof(caption)='text' AND trim(caption) <> ''"))
     images: list[CatalogImage] = []
-    append, get_digest = images.append, digests.get
-    for (image_id, uuid, root, root_name, folder, base, ext, original, master, copy_name,
-         captured, rating, pick, label, orientation, fmt, width, height) in db.execute(q):
+    append, get_digest, get_exif, get_tags, get_caption = (images.append, digests.get, exif.get, tags.get,
+                                                           captions.get)
+    no_folder = ("", "", "")
+    get_folder = folders.get
+    for (image_id, uuid, folder_id, base, ext, master, copy_name, captured, rating, pick, label, orientation,
+         fmt) in db.execute(q):
         if uuid is None:
             continue
-        if base is None and original is not None:
-            base, _, ext = original.rpartition(".") if "." in original else (original, "", "")
-        if root is None:
-            root = ""
-        elif root[-1] not in "/\\":
-            root += "/"
-        digest = get_digest(image_id)
+        if ext is None and base is not None and "." in base:   # only originalFilename was there
+            base, _, ext = base.rpartition(".")
+        root, root_name, folder = get_folder(folder_id, no_folder)
         append(CatalogImage(
-            image_id, uuid.upper(), digest.lower() if type(digest) is str else None, root, root_name or "",
-            folder or "", base or "", ext or "", master, copy_name, captured, rating, pick or 0, label,
+            image_id, uuid, get_digest(image_id), root, root_name, folder, base or "", ext or "", master,
+            copy_name, captured, rating, pick or 0, label,
             _ORIENT.get(orientation) if orientation.__class__ is str else orientation_code(orientation),
-            fmt, width, height))
+            fmt, get_exif(image_id), get_tags(image_id), get_caption(image_id)))
     by_id = {img.image_id: img for img in images}
-
-    _load_exif(db, c, by_id)
-    _load_keywords(db, c, by_id)
-    if c.need("AgLibraryIPTC", "image", "caption"):
-        for image, caption in db.execute("SELECT image, caption FROM AgLibraryIPTC WHERE caption IS NOT NULL"):
-            img = by_id.get(image)
-            if img and isinstance(caption, str) and caption.strip():
-                img.caption = caption
     if c.need("Adobe_AdditionalMetadata", "image", "xmp"):
-        bad = 0
-        get = by_id.get
-        for image, xmp in db.execute("SELECT image, xmp FROM Adobe_AdditionalMetadata "
-                                     "WHERE xmp IS NOT NULL AND length(xmp) > 0"):
-            img = get(image)
-            if img is None:
-                continue
-            raw = xmp_bytes(xmp)
-            if raw is None:
-                bad += 1
-                continue
-            if img.title is None:
-                img.title = _xmp_alt(raw, b"dc:title")
-            if img.caption is None:
-                img.caption = _xmp_alt(raw, b"dc:description")
+        bad = _xmp_fields(db, by_id)
         if bad:
             notes.append(f"{bad} image(s) with XMP that could not be decoded")
     return LrCatalog(path, version, images, skipped, notes)
 
 
-def _load_exif(db, c: _Columns, by_id: dict[int, CatalogImage]) -> None:
+def _exif_rows(db, c: _Columns) -> dict:
+    """image id -> (camera, lens, focal length, Av, Tv, ISO, lat, lon), sanity-checked by SQLite."""
     if not c.need("AgHarvestedExifMetadata", "image"):
-        return
+        return {}
     col = lambda name: c.col("e", "AgHarvestedExifMetadata", name)  # noqa: E731
     joins, cam, lens = "", "NULL", "NULL"
     if c.need("AgInternedExifCameraModel", "id_local", "value") and col("cameraModelRef") != "NULL":
@@ -340,50 +373,61 @@ def _load_exif(db, c: _Columns, by_id: dict[int, CatalogImage]) -> None:
         lens = _txt("ln.value")
     gps = f"coalesce({col('hasGPS')}, 1) AND abs({_real(col('gpsLatitude'))}) <= 90 " \
           f"AND abs({_real(col('gpsLongitude'))}) <= 180 AND NOT ({col('gpsLatitude')} = 0 AND {col('gpsLongitude')} = 0)"
-    q = (f"SELECT e.image, {cam}, {lens}, {_real(col('focalLength'), '> 0')}, {_real(col('aperture'), 'BETWEEN -2 AND 30')}, "
-         f"{_real(col('shutterSpeed'), 'BETWEEN -20 AND 40')}, {_real(col('isoSpeedRating'), '> 0')}, "
-         f"CASE WHEN {gps} THEN {col('gpsLatitude')} END, CASE WHEN {gps} THEN {col('gpsLongitude')} END "
-         f"FROM AgHarvestedExifMetadata e{joins}")
-    get = by_id.get
-    for image, cam, lens, focal, av, tv, iso, lat, lon in db.execute(q):
-        img = get(image)
-        if img is None:
-            continue
-        if cam is not None:
-            img.camera = cam.strip() or None
-        if lens is not None:
-            img.lens = lens.strip() or None
-        if focal is not None:
-            img.focal_length = round(focal, 2)
-        if av is not None:
-            img.aperture = round(2 ** (av / 2), 1)          # APEX Av -> f-number
-        if tv is not None:
-            img.shutter = round(1 / 2 ** tv, 6)              # APEX Tv -> seconds
-        if iso is not None:
-            img.iso = int(iso) if float(iso).is_integer() else iso
-        if lat is not None and lon is not None:
-            img.lat, img.lon = round(lat, 7), round(lon, 7)
+    q = (f"SELECT e.image, {cam}, {lens}, {_real(col('focalLength'), '> 0')}, "
+         f"{_real(col('aperture'), 'BETWEEN -2 AND 30')}, {_real(col('shutterSpeed'), 'BETWEEN -20 AND 40')}, "
+         f"{_real(col('isoSpeedRating'), '> 0')}, CASE WHEN {gps} THEN {col('gpsLatitude')} END, "
+         f"CASE WHEN {gps} THEN {col('gpsLongitude')} END FROM AgHarvestedExifMetadata e{joins}")
+    return {row[0]: row[1:] for row in db.execute(q)}
 
 
-def _load_keywords(db, c: _Columns, by_id: dict[int, CatalogImage]) -> None:
+def _keyword_rows(db, c: _Columns) -> dict:
+    """image id -> (keywords, people), each joined with \x1f (a control character no name holds)."""
     links, names = c.need("AgLibraryKeywordImage", "image", "tag"), c.need("AgLibraryKeyword", "id_local", "name")
     if not (links and names):
-        return
+        return {}
     person = f"{c.col('k', 'AgLibraryKeyword', 'keywordType')} = 'person'"
-    # one row per image: names joined with a control character no keyword contains
     q = (f"SELECT ki.image, group_concat(CASE WHEN {person} THEN NULL ELSE k.name END, char(31)), "
          f"group_concat(CASE WHEN {person} THEN k.name END, char(31)) FROM AgLibraryKeywordImage ki "
          f"JOIN AgLibraryKeyword k ON k.id_local = ki.tag WHERE typeof(k.name) = 'text' AND trim(k.name) <> '' "
          f"GROUP BY ki.image")
-    get = by_id.get
-    for image, keywords, people in db.execute(q):
-        img = get(image)
-        if img is None:
-            continue
-        if keywords:
-            img.keywords = sorted(set(keywords.split("\x1f")))
-        if people:
-            img.people = sorted(set(people.split("\x1f")))
+    return {image: (kw, people) for image, kw, people in db.execute(q)}
+
+
+def _xmp_fields(db, by_id: dict) -> int:
+    """Title (and caption when IPTC has none) from each image's XMP; returns how many were unreadable.
+    Decompression runs in threads (zlib releases the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rows = db.execute("SELECT image, xmp FROM Adobe_AdditionalMetadata WHERE xmp IS NOT NULL AND length(xmp) > 0")
+
+    def work(chunk):
+        out = []
+        for image, xmp in chunk:
+            raw = xmp_bytes(xmp)
+            out.append((image, None, None, True) if raw is None else
+                       (image, _xmp_alt(raw, b"dc:title"), _xmp_alt(raw, b"dc:description"), False))
+        return out
+
+    def chunks():
+        while True:
+            chunk = rows.fetchmany(2000)
+            if not chunk:
+                return
+            yield chunk
+
+    bad = 0
+    with ThreadPoolExecutor(2) as pool:
+        for result in pool.map(work, chunks()):
+            for image, title, description, broken in result:
+                img = by_id.get(image)
+                if img is None:
+                    continue
+                bad += broken
+                if title is not None:
+                    img.title = title
+                if description is not None and img.caption is None:
+                    img.caption = description
+    return bad
 
 
 def _real(expr: str, check: str = "IS NOT NULL") -> str:
