@@ -98,6 +98,14 @@ def write_bulk_catalog(path: str, rows: list[tuple[int, str, str]]) -> None:
     db.close()
 
 
+def python_speed() -> float:
+    """Seconds for 10 million empty loop turns: how fast (or how shared) this machine is right now."""
+    t = time.perf_counter()
+    for _ in range(10_000_000):
+        pass
+    return round(time.perf_counter() - t, 2)
+
+
 def timed(cmd: list[str]) -> float:
     t = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
@@ -124,7 +132,7 @@ def main() -> None:
         print(json.dumps({"bench": "lrprev.recover", "previews": args.previews, "written": written,
                           "bytes": total, "recover_s": round(recover_s, 2), "cp_s": round(cp_s, 2),
                           "ratio": round(recover_s / cp_s, 2), "resume_s": round(resume_s, 2),
-                          "target_ratio": 2.0}), flush=True)
+                          "target_ratio": 2.0, "load_avg": round(os.getloadavg()[0], 2)}), flush=True)
         shutil.rmtree(os.path.join(root, "copy"))
         shutil.rmtree(os.path.join(root, "out"))
 
@@ -137,7 +145,8 @@ def main() -> None:
         cat = load_catalog(big)
         load_s = time.perf_counter() - t
         assert len(cat.images) == n and cat.images[-1].keywords
-        print(json.dumps({"bench": "lrcat.load", "images": n, "load_s": round(load_s, 2), "target_s": 5.0}),
+        print(json.dumps({"bench": "lrcat.load", "images": n, "load_s": round(load_s, 2), "target_s": 5.0,
+                          "python_1e7_loop_s": python_speed(), "load_avg": round(os.getloadavg()[0], 2)}),
               flush=True)
     finally:
         if not args.keep:

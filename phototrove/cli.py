@@ -274,7 +274,7 @@ def recover_lrprev(obj: Context, path, out, catalog, dry_run, as_json) -> None:
         fail("interrupted; what was written is kept: run the same command to continue", 130)
     except OSError as e:
         fail(f"cannot write into {out}: {e.strerror or e}")
-    if dry_run and not obj.quiet:
+    if dry_run and not obj.quiet and not as_json:
         for job in result.jobs:
             click.echo(f"{job.item.path}{'!' + job.item.entry if job.item.entry else ''} -> {job.rel}")
     summary = {"source": os.path.abspath(path), "out": os.path.abspath(out), "catalog": plan.catalog_path

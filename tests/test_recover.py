@@ -201,3 +201,24 @@ def test_outputs_of_an_interrupted_run_are_recognised(trove, lib, tmp_path):
     r = trove.json_lines("recover", "lrprev", lib.lrdata, "--out", str(out))[0]
     assert r["written"] == 2 and "renamed_around_existing" not in r
     assert {p: p.read_bytes() for p in full} == full and len(files(out)) == 8
+
+
+def test_recover_lr13_layout(trove, tmp_path):
+    lib = lightroom.make_library(str(tmp_path / "lr"), lr13=True)
+    out = tmp_path / "out"
+    r = trove.json_lines("recover", "lrprev", lib.lrdata, "--out", str(out))[0]
+    assert r["written"] == 8 and r["errors"] == 0
+    got = (out / "Photos/2019/Beach/IMG_0001_CR2.jpg").read_bytes()
+    assert scan_data(got) == scan_data(level(lib, 1)) and Image.open(io.BytesIO(got)).getexif()[0x0112] == 6
+
+
+def test_names_cannot_leave_the_output_folder(tmp_path):
+    from phototrove.ingest.lrcat import CatalogImage
+    from phototrove.ingest.lrlibrary import Item, Plan
+    from phototrove.recover import plan_names, safe_part
+
+    img = CatalogImage(1, U(1), "0" * 32, "/x/", "..", "../../etc/", "pass:wd", "JPG")
+    plan = Plan("/nowhere", items=[Item(U(1), "0" * 32, None, None, image=img)], catalog=object())
+    (job,) = plan_names(plan, {})
+    assert job.rel == "_/_/_/etc/pass_wd.jpg"
+    assert safe_part("..") == "_" and safe_part("a/b\\c") == "a_b_c" and safe_part("") == "_"

@@ -21,7 +21,6 @@ MAGIC = b"AgHg"
 PREVIEW_NAME = re.compile(r"^([0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12})-([0-9a-f]{32})\.lrprev$")
 LR133_NAME = re.compile(r"^([0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12})-([0-9a-f]{32})_(\d{1,6})$")
 MAX_HEADER_TEXT = 1 << 20
-LR_EPOCH = 978307200  # 2001-01-01T00:00:00Z in Unix seconds: Lightroom's time origin
 
 
 class PreviewError(Exception):
