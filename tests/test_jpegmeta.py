@@ -42,3 +42,15 @@ def test_exif_values_round_trip():
     got = read_exif(out)
     assert got["taken_at"] == "2020-01-02T08:04:05Z" and got["orientation"] == 8
     assert (round(got["lat"], 5), round(got["lon"], 5), got["alt"]) == (-33.8568, -151.2153, -12.5)
+
+
+def test_xmp_escapes_markup_in_values():
+    from lrfix import xmp_of
+    from phototrove.ingest.jpegmeta import build_xmp
+
+    j = lightroom.make_jpeg(20, 20, 1)
+    meta = {"keywords": ["R&D", "<b>bold</b>", "café"], "description": 'He said "hi" & left', "color_label": 'a"b<',
+            "rating": 2, "original_name": "x&y.CR2"}
+    x = xmp_of(with_metadata(j, xmp=build_xmp(meta)))
+    assert x["keywords"] == ["R&D", "<b>bold</b>", "café"] and x["description"] == 'He said "hi" & left'
+    assert (x["label"], x["rating"], x["name"]) == ('a"b<', "2", "x&y.CR2")

@@ -10,7 +10,6 @@ import struct
 from datetime import datetime
 from fractions import Fraction
 from functools import lru_cache
-from xml.sax.saxutils import escape
 
 EXIF_HEADER = b"Exif\x00\x00"
 XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
@@ -268,8 +267,13 @@ def build_xmp(meta: dict) -> bytes:
     return data
 
 
+def escape(text: str) -> str:
+    """XML character data (xml.sax.saxutils would import urllib and http: 0.1 s at start-up)."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _attr(value: str) -> str:
-    return '"' + escape(str(value), {'"': "&quot;"}) + '"'
+    return '"' + escape(value).replace('"', "&quot;") + '"'
 
 
 # -- ICC: an Adobe RGB (1998)-compatible matrix/TRC profile, ICC v2 -------------------------------

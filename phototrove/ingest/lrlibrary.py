@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
@@ -121,11 +122,17 @@ def build(plan: Plan) -> None:
     previews: dict[tuple[str, str], Preview] = {}
     by_uuid: dict[str, list[Preview]] = {}
     broken: set[tuple[str, str]] = set()
-    for path in files:
+    def read(path: str):
         try:
-            p = read_preview(path, header=False)
+            return path, read_preview(path, header=False)
         except PreviewError as e:
-            plan.errors.append((path, e.kind, str(e)))
+            return path, e
+
+    with ThreadPoolExecutor(4) as pool:   # small reads at a few offsets per file: I/O bound
+        results = list(pool.map(read, files, chunksize=64))
+    for path, p in results:
+        if isinstance(p, PreviewError):
+            plan.errors.append((path, p.kind, str(p)))
             p = None
         if p is not None and p.largest() is None:
             plan.errors.append((path, "truncated", "no level of the preview is complete"))
