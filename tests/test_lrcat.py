@@ -63,6 +63,8 @@ def test_unknown_version_reads_what_it_can(tmp_path):
     for table in ("AgLibraryKeyword ", "AgLibraryKeywordImage ", "AgInternedExifLens "):
         start = schema.index(f"CREATE TABLE {table}")
         schema = schema[:start] + schema[schema.index(";", start) + 1:]
+    schema = "\n".join(line for line in schema.splitlines()
+                        if not any(f"ON {t.strip()}(" in line for t in ("AgLibraryKeyword ", "AgLibraryKeywordImage ")))
     schema = schema.replace("gpsLatitude, gpsLongitude,", "")
     path = str(tmp_path / "old.lrcat")
     db = sqlite3.connect(path)

@@ -395,38 +395,27 @@ def _keyword_rows(db, c: _Columns) -> dict:
 
 def _xmp_fields(db, by_id: dict) -> int:
     """Title (and caption when IPTC has none) from each image's XMP; returns how many were unreadable.
-    Decompression runs in threads (zlib releases the GIL)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    rows = db.execute("SELECT image, xmp FROM Adobe_AdditionalMetadata WHERE xmp IS NOT NULL AND length(xmp) > 0")
-
-    def work(chunk):
-        out = []
-        for image, xmp in chunk:
-            raw = xmp_bytes(xmp)
-            out.append((image, None, None, True) if raw is None else
-                       (image, _xmp_alt(raw, b"dc:title"), _xmp_alt(raw, b"dc:description"), False))
-        return out
-
-    def chunks():
-        while True:
-            chunk = rows.fetchmany(2000)
-            if not chunk:
-                return
-            yield chunk
-
-    bad = 0
-    with ThreadPoolExecutor(2) as pool:
-        for result in pool.map(work, chunks()):
-            for image, title, description, broken in result:
-                img = by_id.get(image)
-                if img is None:
-                    continue
-                bad += broken
-                if title is not None:
-                    img.title = title
-                if description is not None and img.caption is None:
-                    img.caption = description
+    The loop is kept minimal: it runs once per image of catalogs with hundreds of thousands."""
+    decompress, get, bad = zlib.decompress, by_id.get, 0
+    for image, blob in db.execute("SELECT image, xmp FROM Adobe_AdditionalMetadata "
+                                  "WHERE xmp IS NOT NULL AND length(xmp) > 0"):
+        img = get(image)
+        if img is None:
+            continue
+        if blob.__class__ is bytes and blob[:1] != b"<" and blob[4:5] == b"\x78":  # length + zlib stream
+            try:
+                raw = decompress(blob[4:])
+            except zlib.error:
+                raw = None
+        else:
+            raw = xmp_bytes(blob)
+        if raw is None:
+            bad += 1
+            continue
+        if b"<dc:title>" in raw:
+            img.title = _xmp_alt(raw, b"dc:title")
+        if img.caption is None and b"<dc:description>" in raw:
+            img.caption = _xmp_alt(raw, b"dc:description")
     return bad
 
 
