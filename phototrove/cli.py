@@ -221,10 +221,10 @@ def _check_lr_catalog(catalog: str | None) -> str | None:
     """An explicitly given catalog must be readable: a wrong --catalog is a usage error."""
     if catalog is None:
         return None
-    from .ingest.lrcat import CatalogReadError, load_catalog
+    from .ingest.lrcat import CatalogReadError, check_catalog
 
     try:
-        load_catalog(catalog)
+        check_catalog(catalog)
     except CatalogReadError as e:
         fail(str(e), EXIT_USAGE)
     return os.path.abspath(catalog)

@@ -168,14 +168,18 @@ class LrCatalog:
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.by_key: dict[tuple[str, str], CatalogImage] = {}
+        images = self.images
+        self.by_id: dict[int, CatalogImage] = {img.image_id: img for img in images}
+        # the first image wins a (uuid, digest) shared by two (later dict items overwrite earlier)
+        self.by_key: dict[tuple[str, str], CatalogImage] = {
+            (img.uuid, img.digest): img for img in reversed(images) if img.digest}
         self.by_uuid: dict[str, list[CatalogImage]] = {}
-        self.by_id: dict[int, CatalogImage] = {}
-        for img in self.images:
-            self.by_id[img.image_id] = img
-            self.by_uuid.setdefault(img.uuid, []).append(img)
-            if img.digest:
-                self.by_key.setdefault((img.uuid, img.digest), img)
+        for img in images:
+            lst = self.by_uuid.get(img.uuid)
+            if lst is None:
+                self.by_uuid[img.uuid] = [img]
+            else:
+                lst.append(img)
 
 
 def find_catalog(previews_path: str) -> str | None:
@@ -257,6 +261,20 @@ def _open(path: str, notes: list[str]) -> tuple[sqlite3.Connection, str | None]:
         db.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return db, tmp
     return open_readonly(path), None
+
+
+def check_catalog(path: str) -> None:
+    """Raise CatalogReadError unless `path` opens as a Lightroom catalog (cheap: no rows read)."""
+    try:
+        db = open_readonly(path)
+        try:
+            tables = {r[0].lower() for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        finally:
+            db.close()
+    except sqlite3.Error as e:
+        raise CatalogReadError(f"{path}: not a readable Lightroom catalog ({e})") from None
+    if not {"adobe_images", "aglibraryfile"} <= tables:
+        raise CatalogReadError(f"{path}: not a Lightroom catalog (no Adobe_images / AgLibraryFile tables)")
 
 
 def load_catalog(path: str) -> LrCatalog:
