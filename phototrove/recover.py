@@ -21,7 +21,7 @@ from typing import Callable
 
 from .ingest.jpegmeta import JpegError, adobe_rgb_icc, build_exif, build_xmp, metadata_prefix, split_header
 from .ingest.lrlibrary import Item, Plan, item_jpeg
-from .ingest.lrprev import PreviewError, jpeg_size, read_level
+from .ingest.lrprev import PreviewError, best_jpeg, jpeg_size
 
 MANIFEST = ".trove-recover.jsonl"
 NO_CATALOG_DIR = "_not_in_catalog"
@@ -116,16 +116,6 @@ def read_manifest(out: str) -> dict[str, str]:
     except FileNotFoundError:
         pass
     return done
-
-
-def recovered_bytes(item: Item) -> bytes:
-    """The recovered file's bytes for one item (what `recover_one` writes), in memory."""
-    meta = item.meta()
-    data, level = _complete_jpeg(item)
-    if level is not None:
-        meta["lr_level"] = level
-    head, rest = metadata_prefix(data, **_segments(_with_size(meta, item, data)))
-    return head + rest
 
 
 def _capture_mtime(meta: dict) -> float | None:
@@ -299,61 +289,5 @@ def _complete_jpeg(item: Item) -> tuple[bytes, str | None]:
     """The chosen level checked whole (media.jpeg_end); a damaged one falls back to the next smaller."""
     if item.preview is None or item.preview.layout != "lrprev":
         return item_jpeg(item), None
-    notes = []
-    for lv in item.preview.present_levels():
-        if lv.index > item.level.index:
-            continue
-        try:
-            return read_level(item.preview.path, lv), lv.name
-        except OSError as e:
-            notes.append(str(e))
-    raise OSError("no complete level in the preview (" + "; ".join(notes) + ")")
-
-
-def recover(plan: Plan, out: str, *, dry_run: bool = False, show_progress: bool = True, workers: int = 4,
-            log: Callable[[str], None] = lambda m: None) -> Result:
-    out = os.path.abspath(out)
-    result = Result()
-    manifest = read_manifest(out)
-    jobs = plan_names(plan, manifest)
-    result.jobs = jobs
-    todo = []
-    for job in jobs:
-        if job.item.key in manifest and os.path.isfile(os.path.join(out, *job.rel.split("/"))):
-            result.add("already_done")
-        else:
-            todo.append(job)
-    if dry_run:
-        result.add("would_write", len(todo))
-        return result
-    from tqdm import tqdm
-
-    os.makedirs(out, exist_ok=True)
-    writer = _Writer(out)
-
-    def work(job: Job):
-        try:
-            return (job, *recover_one(job, writer), None)
-        except (OSError, PreviewError, JpegError) as e:
-            return job, None, 0, None, getattr(e, "strerror", None) or str(e)
-
-    last_flush = time.monotonic()
-    with open(os.path.join(out, MANIFEST), "a", encoding="utf-8") as mf, \
-            ThreadPoolExecutor(workers) as pool, \
-            tqdm(total=len(todo), desc="recover", unit="photo", file=sys.stderr, dynamic_ncols=True, leave=False,
-                 disable=not (show_progress and sys.stderr.isatty())) as bar:
-        for job, rel, size, level, error in pool.map(work, todo):
-            bar.update()
-            if error is not None:
-                result.failures.append((job.item.path, error))
-                log(f"error: {job.item.path}: {error}")
-                continue
-            if rel != job.rel:
-                result.add("renamed_around_existing")
-            mf.write(json.dumps({"key": job.item.key, "file": rel, "bytes": size, "source": job.item.path,
-                                 "level": level}, ensure_ascii=False) + "\n")
-            if time.monotonic() - last_flush > 0.5:  # a crash loses at most these lines: the files are
-                mf.flush()                           # then recognised byte for byte on the next run
-                last_flush = time.monotonic()
-            result.add("written")
-    return result
+    level, data, _notes = best_jpeg(item.preview, item.level.index)
+    return data, level.name

@@ -121,7 +121,7 @@ def build(plan: Plan) -> None:
         plan.errors.append((path, "unreadable", f"cannot list folder: {message}"))
     previews: dict[tuple[str, str], Preview] = {}
     by_uuid: dict[str, list[Preview]] = {}
-    broken: set[tuple[str, str]] = set()
+
     def read(path: str):
         try:
             return path, read_preview(path, header=False)
@@ -137,12 +137,10 @@ def build(plan: Plan) -> None:
         if p is not None and p.largest() is None:
             plan.errors.append((path, "truncated", "no level of the preview is complete"))
             p = None
-        if p is None or not p.uuid:  # keep its identity so previews.db may offer root pixels
-            if p is not None:
-                plan.errors.append((path, "not-a-preview", "preview without a UUID (odd file name and header)"))
-            name = os.path.basename(path)
-            if len(name) > 69:
-                broken.add((name[:36], name[37:69]))
+        if p is not None and not p.uuid:
+            plan.errors.append((path, "not-a-preview", "preview without a UUID (odd file name and header)"))
+            p = None
+        if p is None:  # an image whose only preview is broken may still get root-pixels.db's thumbnail
             continue
         if p.partial():
             plan.count("truncated_fallback")

@@ -351,10 +351,13 @@ def read_level(path: str, level: Level) -> bytes:
     return data[:end]
 
 
-def best_jpeg(preview: Preview) -> tuple[Level, bytes, list[str]]:
-    """The largest level that is a complete JPEG, with notes on the larger ones that were not."""
+def best_jpeg(preview: Preview, largest: int | None = None) -> tuple[Level, bytes, list[str]]:
+    """The largest level (up to index `largest`) that is a complete JPEG, with notes on the larger
+    ones that were not."""
     notes = []
     for lv in sorted(preview.levels, key=lambda lv: -lv.index):
+        if largest is not None and lv.index > largest:
+            continue
         try:
             return lv, read_level(preview.path, lv), notes
         except OSError as e:
