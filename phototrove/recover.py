@@ -291,3 +291,52 @@ def _complete_jpeg(item: Item) -> tuple[bytes, str | None]:
         return item_jpeg(item), None
     level, data, _notes = best_jpeg(item.preview, item.level.index)
     return data, level.name
+
+
+def recover(plan: Plan, out: str, *, dry_run: bool = False, show_progress: bool = True, workers: int = 4,
+            log: Callable[[str], None] = lambda m: None) -> Result:
+    out = os.path.abspath(out)
+    result = Result()
+    manifest = read_manifest(out)
+    jobs = plan_names(plan, manifest)
+    result.jobs = jobs
+    todo = []
+    for job in jobs:
+        if job.item.key in manifest and os.path.isfile(os.path.join(out, *job.rel.split("/"))):
+            result.add("already_done")
+        else:
+            todo.append(job)
+    if dry_run:
+        result.add("would_write", len(todo))
+        return result
+    from tqdm import tqdm
+
+    os.makedirs(out, exist_ok=True)
+    writer = _Writer(out)
+
+    def work(job: Job):
+        try:
+            return (job, *recover_one(job, writer), None)
+        except (OSError, PreviewError, JpegError) as e:
+            return job, None, 0, None, getattr(e, "strerror", None) or str(e)
+
+    last_flush = time.monotonic()
+    with open(os.path.join(out, MANIFEST), "a", encoding="utf-8") as mf, \
+            ThreadPoolExecutor(workers) as pool, \
+            tqdm(total=len(todo), desc="recover", unit="photo", file=sys.stderr, dynamic_ncols=True, leave=False,
+                 disable=not (show_progress and sys.stderr.isatty())) as bar:
+        for job, rel, size, level, error in pool.map(work, todo):
+            bar.update()
+            if error is not None:
+                result.failures.append((job.item.path, error))
+                log(f"error: {job.item.path}: {error}")
+                continue
+            if rel != job.rel:
+                result.add("renamed_around_existing")
+            mf.write(json.dumps({"key": job.item.key, "file": rel, "bytes": size, "source": job.item.path,
+                                 "level": level}, ensure_ascii=False) + "\n")
+            if time.monotonic() - last_flush > 0.5:  # a crash loses at most these lines: the files are
+                mf.flush()                           # then recognised byte for byte on the next run
+                last_flush = time.monotonic()
+            result.add("written")
+    return result
