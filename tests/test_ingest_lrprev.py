@@ -114,3 +114,19 @@ def test_explicit_catalog_and_bad_catalog(trove, tmp_path):
     bad.write_bytes(b"x" * 1000)
     res = trove("ingest", "lrprev", lib.lrdata, "--catalog", str(bad), code=2)
     assert "not a readable Lightroom catalog" in res.stderr
+
+
+def test_ingest_says_what_an_unknown_catalog_version_skipped(trove, tmp_path, caplog):
+    lib = lightroom.make_library(str(tmp_path / "lr"))
+    db = sqlite3.connect(lib.catalog)
+    db.execute("UPDATE Adobe_variablesTable SET value='2500001' WHERE name='Adobe_DBVersion'")
+    db.execute("DROP TABLE AgLibraryIPTC")
+    db.commit()
+    db.close()
+    s = trove.json_lines("ingest", "lrprev", lib.lrdata, "--no-embed")[0]
+    assert s["read.photos"] == 8 and s["errors"] == 0
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "2500001" in said and "AgLibraryIPTC (table missing)" in said
+    db = sqlite3.connect(trove.library / "catalog.db")
+    assert db.execute("SELECT count(*) FROM photos WHERE description IS NOT NULL").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM photos WHERE rating=4 AND camera IS NOT NULL").fetchone()[0] == 1

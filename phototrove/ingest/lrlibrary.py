@@ -11,6 +11,7 @@ level (`level_6`; '' for a Lightroom 13.3+ JPEG; `<uuid>-<digest>` inside root-p
 from __future__ import annotations
 
 import io
+import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from .lrprev import (CacheEntry, Level, Preview, PreviewError, jpeg_size, read_l
 from .media import jpeg_end
 
 ROOT_PIXELS = "root-pixels.db"
+log = logging.getLogger("phototrove.lrprev")
 
 
 @dataclass
@@ -265,6 +267,8 @@ class LrprevSource(Source):
             yield FindError(self.root, "fatal", "no such file or folder")
             return
         plan = self.plan = load_plan(self.root, self.info.get("catalog"))
+        for note in plan.notes:   # what was skipped or worked around: said, not counted as errors
+            log.warning("%s: %s", self.root, note)
         for path, kind, message in plan.errors:
             yield FindError(path, kind, message)
         for item in plan.items:
