@@ -123,7 +123,8 @@ def _capture_mtime(meta: dict) -> float | None:
     if not local:
         return None
     try:
-        return time.mktime(time.strptime(local[:19], "%Y-%m-%dT%H:%M:%S"))
+        y, mo, d, h, mi, sec = (int(local[a:b]) for a, b in ((0, 4), (5, 7), (8, 10), (11, 13), (14, 16), (17, 19)))
+        return time.mktime((y, mo, d, h, mi, sec, 0, 0, -1))
     except (ValueError, OverflowError):
         return None
 

@@ -6,9 +6,8 @@ and profile only, so thumbnails and the model see the photo upright).
 """
 from __future__ import annotations
 
+import re
 import struct
-from datetime import datetime
-from fractions import Fraction
 from functools import lru_cache
 
 EXIF_HEADER = b"Exif\x00\x00"
@@ -98,12 +97,17 @@ def _ascii(text: str) -> tuple[int, int, bytes]:
     return _ASCII, len(raw), raw
 
 
-def _rational(values: list[float], limit: int = 1_000_000) -> tuple[int, int, bytes]:
-    raw = b""
-    for v in values:
-        f = Fraction(v).limit_denominator(limit)
-        raw += struct.pack(">II", f.numerator, f.denominator)
+def _rational(values: list[float], denominator: int = 10000) -> tuple[int, int, bytes]:
+    """Unsigned rationals with a fixed denominator (exact for the precisions EXIF readers show)."""
+    raw = b"".join(struct.pack(">II", round(v * denominator), denominator) for v in values)
     return _RATIONAL, len(values), raw
+
+
+def _exposure(seconds: float) -> tuple[int, int, bytes]:
+    """1/250 s as 1/250, not 0.004: the way cameras write it."""
+    if seconds < 1:
+        return _RATIONAL, 1, struct.pack(">II", 1, round(1 / seconds))
+    return _rational([seconds], 10)
 
 
 def _ifd(entries: dict[int, tuple[int, int, bytes]], offset: int) -> tuple[bytes, bytes]:
@@ -157,11 +161,11 @@ def build_exif(meta: dict) -> bytes:
     if meta.get("lens"):
         exif[0xA434] = _ascii(meta["lens"])
     if _positive(meta.get("shutter")):
-        exif[0x829A] = _rational([meta["shutter"]])
+        exif[0x829A] = _exposure(meta["shutter"])
     if _positive(meta.get("aperture")):
-        exif[0x829D] = _rational([round(meta["aperture"], 1)])
+        exif[0x829D] = _rational([round(meta["aperture"], 1)], 10)
     if _positive(meta.get("focal_length")):
-        exif[0x920A] = _rational([round(meta["focal_length"], 2)])
+        exif[0x920A] = _rational([round(meta["focal_length"], 2)], 100)
     if _positive(meta.get("iso")) and meta["iso"] < 65536:
         exif[0x8827] = (_SHORT, 1, struct.pack(">H", int(meta["iso"])))
     exif[0xA001] = (_SHORT, 1, struct.pack(">H", 0xFFFF))  # uncalibrated: the ICC profile says Adobe RGB
@@ -177,7 +181,7 @@ def build_exif(meta: dict) -> bytes:
         gps[0x0004] = _rational(_dms(abs(lon)))
         if isinstance(meta.get("alt"), (int, float)):
             gps[0x0005] = (_BYTE, 1, bytes((1 if meta["alt"] < 0 else 0,)))
-            gps[0x0006] = _rational([abs(meta["alt"])])
+            gps[0x0006] = _rational([abs(meta["alt"])], 100)
     # layout: header(8) | IFD0 | Exif IFD | GPS IFD, pointers filled in once sizes are known
     ifd0[0x8769] = (_LONG, 1, b"\x00" * 4)
     if gps:
@@ -206,15 +210,16 @@ def _dms(value: float) -> list[float]:
     return [d, m, s]
 
 
+_ISO_LOCAL = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)")
+
+
 def exif_datetime(iso: str | None) -> str | None:
     """'2019-07-14T16:32:10[.5][Z|+02:00]' -> '2019:07:14 16:32:10' (the wall-clock part)."""
-    if not iso or len(iso) < 19:
+    m = _ISO_LOCAL.match(iso or "")
+    if not m:
         return None
-    try:
-        dt = datetime.strptime(iso[:19], "%Y-%m-%dT%H:%M:%S")
-    except ValueError:
-        return None
-    return dt.strftime("%Y:%m:%d %H:%M:%S")
+    y, mo, d, h, mi, s = m.groups()
+    return f"{y}:{mo}:{d} {h}:{mi}:{s}"
 
 
 # -- XMP ------------------------------------------------------------------------------------------

@@ -134,20 +134,23 @@ class CatalogImage:
         return {k: v for k, v in m.items() if v is not None and v != []}
 
 
+_CAPTURE = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)(?::(\d\d))?(?:\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
+
+
 def capture_time(value) -> tuple[str | None, str | None, str | None]:
     """Lightroom's captureTime -> (taken_at for the catalog, local wall-clock ISO, '+HH:MM' or None).
     Without a zone the local time is kept as it is (the camera's clock), like EXIF."""
     if not isinstance(value, str):
         return None, None, None
-    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d)?)(?:\.\d+)?(Z|[+-]\d\d:?\d\d)?$", value.strip())
+    m = _CAPTURE.match(value.strip())
     if not m:
         return None, None, None
-    local = m.group(1) if len(m.group(1)) == 19 else m.group(1) + ":00"
-    zone = m.group(2)
+    y, mo, d, h, mi, sec, zone = m.groups()
     try:
-        dt = datetime.strptime(local, "%Y-%m-%dT%H:%M:%S")
+        dt = datetime(int(y), int(mo), int(d), int(h), int(mi), int(sec or 0))
     except ValueError:
         return None, None, None
+    local = f"{y}-{mo}-{d}T{h}:{mi}:{sec or '00'}"
     if not zone:
         return local, local, None
     if zone == "Z":

@@ -237,12 +237,12 @@ class Preview:
         return best is None or best.index < top
 
 
-def read_sections(f, file_size: int) -> tuple[list[tuple[str, int, int, int]], list[str]]:
-    """Walk the AgHg chain: [(name, data offset, available length, declared length)], warnings."""
+def read_sections(fd: int, file_size: int) -> tuple[list[tuple[str, int, int, int]], list[str]]:
+    """Walk the AgHg chain: [(name, data offset, available length, declared length)], warnings.
+    One 32-byte pread per section: the JPEG data in between is never read here."""
     sections, warnings, pos = [], [], 0
     while pos + 24 <= file_size:
-        f.seek(pos)
-        head = f.read(32)
+        head = os.pread(fd, 32, pos)
         if head[:4] != MAGIC:
             if head.strip(b"\x00"):
                 warnings.append(f"unexpected bytes at offset {pos}; sections after it ignored")
@@ -252,8 +252,7 @@ def read_sections(f, file_size: int) -> tuple[list[tuple[str, int, int, int]], l
             warnings.append(f"bad section header length {header_len} at offset {pos}")
             break
         if header_len > len(head):
-            f.seek(pos)
-            head = f.read(header_len)
+            head = os.pread(fd, header_len, pos)
         if len(head) < header_len:
             warnings.append(f"section header at offset {pos} cut short")
             break
@@ -279,20 +278,21 @@ def read_lrprev(path: str, header: bool = True) -> Preview:
     uuid, digest = (m.group(1), m.group(2)) if m else (None, None)
     header = header or m is None
     try:
-        with open(path, "rb") as f:
-            st = os.fstat(f.fileno())
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            st = os.fstat(fd)
             if st.st_size == 0:
                 raise PreviewError("empty", "empty preview file (0 bytes)")
-            magic = f.read(4)
-            if magic != MAGIC:
+            if os.pread(fd, 4, 0) != MAGIC:
                 raise PreviewError("not-a-preview", "not a Lightroom preview (no AgHg section)")
-            sections, warnings = read_sections(f, st.st_size)
+            sections, warnings = read_sections(fd, st.st_size)
             header_text = None
             for sname, start, available, declared in sections:
                 if sname == "header" and available == declared and header:
-                    f.seek(start)
-                    header_text = f.read(min(available, MAX_HEADER_TEXT)).split(b"\x00", 1)[0]
+                    header_text = os.pread(fd, min(available, MAX_HEADER_TEXT), start).split(b"\x00", 1)[0]
                     break
+        finally:
+            os.close(fd)
     except OSError as e:
         raise PreviewError("unreadable", f"cannot read: {e.strerror or e}") from None
     if not any(s[0] == "header" for s in sections):
