@@ -125,16 +125,23 @@ def main() -> None:
         trove = [sys.executable, "-m", "phototrove.cli", "--quiet"]
         timed(["cp", "-r", lrdata, os.path.join(root, "warm")])   # both timed runs read from a warm cache
         shutil.rmtree(os.path.join(root, "warm"))
-        cp_s = timed(["cp", "-r", lrdata, os.path.join(root, "copy")])
-        recover_s = timed(trove + ["recover", "lrprev", lrdata, "--out", os.path.join(root, "out")])
-        written = sum(1 for _d, _s, fs in os.walk(os.path.join(root, "out")) for f in fs if f.endswith(".jpg"))
-        resume_s = timed(trove + ["recover", "lrprev", lrdata, "--out", os.path.join(root, "out")])
+        cp_runs, recover_runs = [], []
+        for k in range(2):   # alternating, best of two: the machine may be shared
+            os.sync()        # writeback of earlier writes is not charged to the next step
+            cp_runs.append(timed(["cp", "-r", lrdata, os.path.join(root, f"copy{k}")]))
+            os.sync()
+            recover_runs.append(timed(trove + ["recover", "lrprev", lrdata, "--out", os.path.join(root, f"out{k}")]))
+        cp_s, recover_s = min(cp_runs), min(recover_runs)
+        written = sum(1 for _d, _s, fs in os.walk(os.path.join(root, "out0")) for f in fs if f.endswith(".jpg"))
+        resume_s = timed(trove + ["recover", "lrprev", lrdata, "--out", os.path.join(root, "out0")])
         print(json.dumps({"bench": "lrprev.recover", "previews": args.previews, "written": written,
                           "bytes": total, "recover_s": round(recover_s, 2), "cp_s": round(cp_s, 2),
                           "ratio": round(recover_s / cp_s, 2), "resume_s": round(resume_s, 2),
+                          "runs": {"recover": [round(x, 2) for x in recover_runs], "cp": [round(x, 2) for x in cp_runs]},
                           "target_ratio": 2.0, "load_avg": round(os.getloadavg()[0], 2)}), flush=True)
-        shutil.rmtree(os.path.join(root, "copy"))
-        shutil.rmtree(os.path.join(root, "out"))
+        for k in range(2):
+            shutil.rmtree(os.path.join(root, f"copy{k}"))
+            shutil.rmtree(os.path.join(root, f"out{k}"))
 
         big = os.path.join(root, "Big.lrcat")
         n = args.catalog_images
