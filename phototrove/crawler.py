@@ -104,6 +104,8 @@ class Crawler:
                 self.discover(source_id, source, summary)
             if "read" in stages:
                 self.read(source_id, source, summary)
+                with self.catalog.db:
+                    source.after_read(self.catalog, source_id)
             if "embed" in stages and self.embedder is not None:
                 self.embed(summary)
             if "index" in stages and self.index is not None:
@@ -200,7 +202,8 @@ class Crawler:
                 after = locs[-1].id
                 yield locs
 
-        with ThreadPoolExecutor(self.workers) as pool, \
+        workers = 1 if source.sequential else self.workers  # one forward pass over a stream
+        with ThreadPoolExecutor(workers) as pool, \
                 progress(total=total, desc="read", unit="photo", enabled=self.show_progress) as bar:
             for _batch, results in pipelined(batches(), lambda loc: self._read_one(source, loc), pool):
                 with self.catalog.db:

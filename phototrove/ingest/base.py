@@ -38,6 +38,7 @@ class FindError:
 class Source:
     kind = "?"          # sources.kind in the catalog
     origin = "source"   # photo_meta origin for the metadata this source knows
+    sequential = False  # True: open() is cheap only in discovery order (a tar stream); read on one thread
 
     def __init__(self, root: str, info: dict | None = None):
         self.root = root
@@ -53,6 +54,10 @@ class Source:
     def read_bytes(self, loc: Location) -> bytes:
         with self.open(loc) as f:
             return f.read()
+
+    def after_read(self, catalog, source_id: int) -> None:
+        """Called in a transaction once every location is read: link what needs content hashes
+        (e.g. a live photo's video to its still), remember a report in sources.info."""
 
     def close(self) -> None:
         pass
