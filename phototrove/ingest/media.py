@@ -83,22 +83,23 @@ def probe(data: bytes | memoryview, name: str = "") -> Probe:
 
 
 # -- completeness ---------------------------------------------------------------------------------
-# Inside entropy-coded JPEG data 0xFF is always followed by 0x00 (stuffing) or a restart marker
-# (D0-D7); anything else is a real marker. Fill bytes (FF FF ...) may precede a marker.
-_JPEG_MARKER = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")
-
-
 def jpeg_end(data: bytes | memoryview) -> int | None:
-    """Offset just past the JPEG's EOI marker, found by walking its segments; None if incomplete."""
+    """Offset just past the JPEG's EOI marker; None if the file is incomplete.
+
+    The header segments are walked by their lengths (so an EXIF thumbnail's own EOI is skipped).
+    After the first start-of-scan, FF D9 can only be the real EOI: inside entropy-coded data every
+    0xFF is followed by 0x00 (stuffing) or a restart marker, and the markers between progressive
+    scans are never D9. So one C-speed search finds it.
+    """
     n = len(data)
     if n < 4 or data[0] != 0xFF or data[1] != 0xD8:
         return None
     pos = 2
-    while pos + 2 <= n:
+    while pos + 4 <= n:
         if data[pos] != 0xFF:
             return None
         marker = data[pos + 1]
-        if marker == 0xFF:
+        if marker == 0xFF:  # fill byte
             pos += 1
             continue
         if marker == 0xD9:
@@ -106,14 +107,10 @@ def jpeg_end(data: bytes | memoryview) -> int | None:
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:
             pos += 2
             continue
-        if pos + 4 > n:
-            return None
         pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
-        if marker == 0xDA:  # start of scan: skip the entropy-coded data to the next marker
-            m = _JPEG_MARKER.search(data, pos)
-            if m is None:
-                return None
-            pos = m.end() - 2
+        if marker == 0xDA:
+            end = bytes(data).find(b"\xff\xd9", pos) if isinstance(data, memoryview) else data.find(b"\xff\xd9", pos)
+            return None if end < 0 else end + 2
     return None
 
 
