@@ -229,7 +229,10 @@ class _TarCursor:
         if self.tf is None or (index is not None and index <= self.pos):
             self.restart()
         assert self.tf is not None
-        for ti in self.tf:
+        while True:
+            ti = self.tf.next()  # not `for ti in tf`: each new iterator starts over at member 0
+            if ti is None:
+                break
             self.pos += 1
             if ti.name == name and ti.isfile() and (index is None or self.pos == index):
                 if limit is not None and ti.size > limit:
