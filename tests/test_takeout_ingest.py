@@ -239,15 +239,18 @@ def test_status_source_shows_the_takeout_report(tmp_path, trove):
 
 
 # -- bad input ------------------------------------------------------------------------------------
-def test_truncated_part_salvages_complete_members_and_the_rest_ingests(tmp_path, trove):
+@pytest.mark.parametrize("media_stored", [True, False])
+def test_truncated_part_salvages_complete_members_and_the_rest_ingests(tmp_path, trove, media_stored):
     parts = tf.takeout(str(tmp_path / "e"), [
-        {Y + f"A{i}.jpg": tf.jpeg(i) for i in range(5)},
+        {Y + "A0.jpg.json": tf.sidecar("A0.jpg", description="deflated sidecar, salvaged"),
+         **{Y + f"A{i}.jpg": tf.jpeg(i) for i in range(5)}},
         {Y + "B.jpg": tf.jpeg(9)},
-    ])
+    ], media_stored=media_stored)
     data = Path(parts[0]).read_bytes()
     Path(parts[0]).write_bytes(data[: int(len(data) * 0.7)])  # a download cut short
     s = ingest(trove, *parts, code=1)
     assert 2 <= s["report"]["photos"] < 6 and any(p["path"] == parts[1] for p in photos(trove))
+    assert "deflated sidecar, salvaged" in [p["description"] for p in photos(trove)]
     errors = trove.json_lines("status", "--errors")
     assert any(e["kind"] == "truncated" and e["path"] == parts[0] for e in errors)
 
@@ -289,11 +292,14 @@ def test_hostile_names_never_escape_and_zip_bomb_is_refused(tmp_path, trove):
 def test_malformed_json_empty_archive_and_non_takeout_zip(tmp_path, trove):
     [part] = tf.takeout(str(tmp_path / "e"), [{Y + "A.jpg": tf.jpeg(1), Y + "A.jpg.json": "{not json"}])
     empty = tf.write_zip(str(tmp_path / "empty.zip"), [])
+    garbage = tmp_path / "takeout-20240712T112341Z-009.zip"
+    garbage.write_text("<html>Sign in to continue</html>")  # what a failed download saves
     other = tf.write_zip(str(tmp_path / "holiday.zip"), [("beach/IMG_1.jpg", tf.jpeg(2))])
-    s = ingest(trove, part, empty, other, code=1)
+    s = ingest(trove, part, empty, other, garbage, code=1)
     assert s["report"]["photos"] == 1 and s["report"]["media_unmatched"][0]["path"].endswith("A.jpg")
     kinds = {e["kind"]: e for e in trove.json_lines("status", "--errors")}
-    assert set(kinds) == {"bad-json", "empty", "not-takeout"}
+    assert set(kinds) == {"bad-json", "empty", "not-takeout", "corrupt"}
+    assert kinds["corrupt"]["path"] == str(garbage) and "not a readable zip" in kinds["corrupt"]["message"]
     assert "not a Google Takeout export" in kinds["not-takeout"]["message"]
     assert kinds["not-takeout"]["path"] == other
 
@@ -325,3 +331,13 @@ def test_each_archive_handle_is_opened_once_per_thread(tmp_path, fmt, monkeypatc
     per_archive = {p: opened.count(p) for p in parts}
     # zip: listing (1) + at most one handle per read thread (2); tar: one forward pass
     assert all(n <= (3 if fmt == "zip" else 1) for n in per_archive.values()), per_archive
+
+
+def test_truncated_tgz_part_keeps_what_was_listed_and_the_rest_ingests(tmp_path, trove):
+    tgz = tf.takeout(str(tmp_path / "e"), [{Y + f"A{i}.jpg": tf.jpeg(i, size=(400, 300)) for i in range(4)}], fmt="tgz")
+    [ok] = tf.takeout(str(tmp_path / "e"), [{Y + "B.jpg": tf.jpeg(9)}], stamp="20240712T112341Z-2")
+    data = Path(tgz[0]).read_bytes()
+    Path(tgz[0]).write_bytes(data[: int(len(data) * 0.6)])
+    s = ingest(trove, tgz[0], ok, code=1)
+    assert 1 <= s["report"]["photos"] <= 4 and any(p["path"] == ok for p in photos(trove))
+    assert any(e["kind"] == "truncated" for e in trove.json_lines("status", "--errors"))

@@ -43,7 +43,7 @@ class _Guarded:
     def read(self, n: int = -1) -> bytes:
         try:
             return self.f.read(n)
-        except (zipfile.BadZipFile, zlib.error) as e:
+        except (zipfile.BadZipFile, zlib.error, tarfile.TarError) as e:
             raise ArchiveError("corrupt", f"member damaged: {e}") from None
 
     def close(self) -> None:
@@ -167,30 +167,28 @@ class _Inflating:
 
     def read(self, n: int = -1) -> bytes:
         want = self.left_out if n is None or n < 0 else min(n, self.left_out)
-        out = []
-        got = 0
-        while got < want:
+        out = bytearray()
+        while len(out) < want:
             if self.z is None:
-                chunk = self.f.read(min(want - got, self.left_in))
+                chunk = self.f.read(min(want - len(out), self.left_in))
                 self.left_in -= len(chunk)
             else:
-                chunk = self.z.decompress(self.z.unconsumed_tail, want - got) if self.z.unconsumed_tail else b""
-                if not chunk:
-                    raw = self.f.read(min(1 << 20, self.left_in))
-                    self.left_in -= len(raw)
-                    if not raw and not self.z.unconsumed_tail:
-                        chunk = b""
-                    else:
-                        chunk = self.z.decompress(raw, want - got)
+                pending = self.z.unconsumed_tail
+                if not pending and self.left_in:
+                    pending = self.f.read(min(1 << 20, self.left_in))
+                    self.left_in -= len(pending)
+                try:
+                    chunk = self.z.decompress(pending, want - len(out))
+                except zlib.error as e:
+                    raise ArchiveError("corrupt", f"member damaged: {e}") from None
             if not chunk:
                 raise EOFError(f"member ended after {self.m.size - self.left_out} of {self.m.size} bytes")
-            out.append(chunk)
-            got += len(chunk)
+            out += chunk
             self.left_out -= len(chunk)
             self.crc = zlib.crc32(chunk, self.crc)
         if self.left_out == 0 and self.m.crc is not None and self.crc != self.m.crc:
             raise ArchiveError("corrupt", "CRC mismatch: the member's bytes are damaged")
-        return b"".join(out)
+        return bytes(out)
 
     def close(self) -> None:
         self.f.close()
@@ -225,7 +223,8 @@ class _TarCursor:
         self.tf: tarfile.TarFile | None = None
         self.pos = -1
 
-    def read(self, name: str, index: int | None, limit: int | None = None) -> bytes:
+    def open(self, name: str, index: int | None) -> BinaryIO:
+        """The member's stream, valid until the cursor moves on (the next open)."""
         if self.tf is None or (index is not None and index <= self.pos):
             self.restart()
         assert self.tf is not None
@@ -235,13 +234,8 @@ class _TarCursor:
                 break
             self.pos += 1
             if ti.name == name and ti.isfile() and (index is None or self.pos == index):
-                if limit is not None and ti.size > limit:
-                    raise ArchiveError("too-large", f"{ti.size} bytes: too large")
-                f = self.tf.extractfile(ti)
-                data = f.read() if f else b""
-                if len(data) != ti.size:
-                    raise EOFError(f"member ended after {len(data)} of {ti.size} bytes")
-                return data
+                check_bomb(Member(name, ti.size, os.path.getsize(self.path), None))
+                return _Guarded(self.tf.extractfile(ti))
             if index is not None and self.pos > index:
                 break
         self.restart()
@@ -311,11 +305,9 @@ class ArchivePool:
             cur = handles.get(path)
             if cur is None:
                 cur = handles[path] = self._remember(_TarCursor(path))
-            import io
-
             try:
-                return io.BytesIO(cur.read(entry, self.tar_index.get(path, {}).get(entry)))
-            except (tarfile.TarError, zlib.error) as e:
+                return cur.open(entry, self.tar_index.get(path, {}).get(entry))
+            except (tarfile.TarError, zlib.error, EOFError) as e:
                 cur.close()
                 raise ArchiveError("corrupt", f"archive damaged: {e}") from None
         raise ArchiveError("unsupported", "not an archive")

@@ -237,6 +237,8 @@ class TakeoutSource(Source):
         try:
             if kind == "zip":
                 members, salvaged = list_zip(path)
+                if salvaged is not None and not members:
+                    return None, [FindError(path, "corrupt", f"not a readable zip archive ({salvaged})")]
                 if salvaged is not None:
                     self.archives.salvaged[path] = {m.name: m for m in members}
                     errors.append(FindError(path, "truncated",
