@@ -320,7 +320,8 @@ def test_each_archive_handle_is_opened_once_per_thread(tmp_path, fmt, monkeypatc
     from phototrove.ingest import archives
     from phototrove.ingest.takeout import TakeoutSource
 
-    parts = tf.takeout(str(tmp_path / "e"), [{Y + f"I{i}.jpg": tf.jpeg(i) for i in range(20)}] * 2, fmt=fmt)
+    files = {f"{'Photos from 2019' if i % 2 else 'Album ' + str(i % 3)}/I{i}.jpg": tf.jpeg(i) for i in range(20)}
+    parts = tf.takeout(str(tmp_path / "e"), [files, dict(reversed(files.items()))], fmt=fmt)
     opened = []
     real_zip, real_cursor = archives.zipfile.ZipFile, archives._TarCursor.restart
     monkeypatch.setattr(archives.zipfile, "ZipFile", lambda *a, **k: opened.append(a[0]) or real_zip(*a, **k))

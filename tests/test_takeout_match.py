@@ -158,6 +158,12 @@ def test_live_and_motion_videos_inherit_their_stills_sidecar(tmp_path, still, vi
     assert len(src.live_pairs) == 1 and src.report["media_unmatched"] == []
 
 
+def test_album_json_with_geodata_is_still_an_album(tmp_path):
+    doc = {**tf.album("Road trip"), "geoData": {"latitude": 1.0, "longitude": 2.0}}
+    media, _, _ = discover(tmp_path, {"Trip/metadata.json": doc, "Trip/IMG_1.jpg": JPEG})
+    assert media["IMG_1.jpg"].albums == [("Google Photos/Trip", "Road trip", None)]
+
+
 @pytest.mark.parametrize("album_name,old_style", [
     ("metadata.json", False), ("métadonnées.json", False), ("Metadaten.json", False),
     ("metadati.json", False), ("метаданные.json", False), ("whatever.json", True),

@@ -118,8 +118,8 @@ def json_kind(doc) -> str:
         return "other"
     if isinstance(doc.get("albumData"), dict):
         return "album"
-    if any(k in doc for k in ("photoTakenTime", "creationTime", "geoData", "geoDataExif", "imageViews")):
-        return "sidecar"
+    if any(k in doc for k in ("photoTakenTime", "creationTime", "imageViews", "photoLastModifiedTime")):
+        return "sidecar"  # (album JSON may carry geoData too, so that key decides nothing)
     if isinstance(doc.get("title"), str):
         return "album"
     return "other"
@@ -142,6 +142,7 @@ class Item:
     crc: int | None
     mtime_ns: int
     archive: bool
+    order: tuple = ()       # (part number, position in the part): the order reads are cheapest in
 
 
 @dataclass
@@ -206,7 +207,7 @@ class TakeoutSource(Source):
         archives = [a for a in archives if not (a in seen or seen.add(a))]
         return archives, folders, errors
 
-    def _read_part(self, path: str) -> tuple[Part | None, list[FindError]]:
+    def _read_part(self, path: str, part_no: int) -> tuple[Part | None, list[FindError]]:
         errors: list[FindError] = []
         kind = archive_kind(path) or "folder"
         part = Part(path, kind)
@@ -222,7 +223,8 @@ class TakeoutSource(Source):
                 raw = raw[1:]
             if not raw or raw[-1].startswith(".") or is_junk(raw[-1]):
                 return
-            item = Item(path, member.name, tuple(raw), member.size, member.crc, mtime, True)
+            item = Item(path, member.name, tuple(raw), member.size, member.crc, mtime, True,
+                        (part_no, len(part.items) + len(part.docs)))
             if raw[-1].lower().endswith(".json"):
                 try:
                     data = read_json()
@@ -269,14 +271,14 @@ class TakeoutSource(Source):
                         return f.read() if f else b""
                     add(m, read_json)
             else:
-                self._walk_folder(path, part, errors)
+                self._walk_folder(path, part, errors, part_no)
         except ArchiveError as e:
             errors.append(FindError(path, e.kind, str(e)))
             if not part.items and not part.docs:
                 return None, errors
         return part, errors
 
-    def _walk_folder(self, root: str, part: Part, errors: list[FindError]) -> None:
+    def _walk_folder(self, root: str, part: Part, errors: list[FindError], part_no: int) -> None:
         stack = [root]
         seen = set()
         while stack:
@@ -309,7 +311,8 @@ class TakeoutSource(Source):
                     raw = raw[1:]
                 if os.path.basename(root.rstrip(os.sep)).lower() == "takeout":
                     part.has_takeout_dir = True
-                item = Item(e.path, "", tuple(raw), st.st_size, None, st.st_mtime_ns, False)
+                item = Item(e.path, "", tuple(raw), st.st_size, None, st.st_mtime_ns, False,
+                            (part_no, len(part.items) + len(part.docs)))
                 if e.name.lower().endswith(".json"):
                     try:
                         if st.st_size > MAX_SMALL_READ:
@@ -329,8 +332,8 @@ class TakeoutSource(Source):
         archives, folders, errors = self._inputs()
         yield from errors
         parts: list[Part] = []
-        for path in archives + folders:
-            part, errs = self._read_part(path)
+        for part_no, path in enumerate(archives + folders):
+            part, errs = self._read_part(path, part_no)
             yield from errs
             if part is None:
                 continue
@@ -438,7 +441,8 @@ class TakeoutSource(Source):
             "media_unmatched": unmatched, "sidecars_unused": unused,
             "albums": sorted(albums.values()), "other_products_skipped": skipped,
         }
-        # discovery order = archive order, so a forward-only reader reads each part once
+        # yield in archive order: location ids follow it, so a forward-only reader reads each part once
+        found.sort(key=lambda x: x[0].order)
         for _item, fnd in found:
             yield fnd
 
