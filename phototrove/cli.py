@@ -250,7 +250,8 @@ def ingest_takeout(obj: Context, paths, dry_run: bool, **opts) -> None:
     source = TakeoutSource(root, {"paths": sorted(set(given) | set(remembered))})
     if not dry_run:
         run_ingest(obj, [source], report=takeout_report, describe=describe_report, **opts)
-    with tempfile.TemporaryDirectory(prefix="trove-dry-run-") as tmp:
+        return
+    with tempfile.TemporaryDirectory(prefix="trove-dry-run-") as tmp:  # a real read, thrown away
         opts["no_embed"] = True
         run_ingest(Context(Library(tmp), obj.quiet), [source], report=takeout_report,
                    describe=describe_report, **opts)

@@ -22,11 +22,11 @@ from datetime import datetime, timezone
 from typing import BinaryIO, Iterator
 
 from ..catalog import Location
-from .archives import (ArchiveError, ArchivePool, Member, archive_kind, check_bomb, iter_tar, list_zip,
-                       safe_parts, MAX_SMALL_READ)
+from .archives import (MAX_SMALL_READ, ArchiveError, ArchivePool, Member, archive_kind, iter_tar, list_zip,
+                       safe_parts)
 from .base import FindError, Found, Source
 from .media import is_junk
-from .takeout_match import SidecarIndex, nfc, split_ext, unedited
+from .takeout_match import SidecarIndex, split_ext, unedited
 
 IMAGE_EXT = {".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".heic", ".heif", ".dng", ".tif", ".tiff",
              ".bmp", ".avif"}
