@@ -342,3 +342,16 @@ def test_truncated_tgz_part_keeps_what_was_listed_and_the_rest_ingests(tmp_path,
     s = ingest(trove, tgz[0], ok, code=1)
     assert 1 <= s["report"]["photos"] <= 4 and any(p["path"] == ok for p in photos(trove))
     assert any(e["kind"] == "truncated" for e in trove.json_lines("status", "--errors"))
+
+
+def test_pointing_at_the_google_photos_folder_and_files_at_product_level(tmp_path, trove):
+    root = tf.write_folder(str(tmp_path / "x"), [
+        ("Google Fotos/Reise/métadonnées.json", tf.album("Reise nach Rom")),
+        ("Google Fotos/Reise/IMG_1.jpg", tf.jpeg(1)),
+        ("Google Fotos/Fotos von 2018/IMG_1.jpg", tf.jpeg(1)),
+        ("Google Fotos/stray.jpg", tf.jpeg(2)),
+    ])
+    ingest(trove, Path(root) / "Google Fotos")
+    by = {Path(p["path"]).name: p for p in photos(trove)}
+    assert by["IMG_1.jpg"]["albums"] == ["Reise nach Rom"] and "Fotos von 2018" in by["IMG_1.jpg"]["path"]
+    assert by["stray.jpg"]["albums"] == []

@@ -304,13 +304,15 @@ class TakeoutSource(Source):
                     continue
                 if not stat.S_ISREG(st.st_mode) or (folder == root and archive_kind(e.name)):
                     continue
-                rel = os.path.relpath(e.path, root)
-                raw = safe_parts(rel)
+                raw = safe_parts(os.path.relpath(e.path, root))
+                base = os.path.basename(root.rstrip(os.sep))
                 if raw and raw[0].lower() == "takeout":
                     part.has_takeout_dir = True
                     raw = raw[1:]
-                if os.path.basename(root.rstrip(os.sep)).lower() == "takeout":
+                elif base.lower() == "takeout":
                     part.has_takeout_dir = True
+                else:  # pointed at the product folder itself ("Google Photos", "Google Fotos", ...)
+                    raw = safe_parts(base) + raw
                 item = Item(e.path, "", tuple(raw), st.st_size, None, st.st_mtime_ns, False,
                             (part_no, len(part.items) + len(part.docs)))
                 if e.name.lower().endswith(".json"):
@@ -458,7 +460,7 @@ class TakeoutSource(Source):
         if flat.lower() in SPECIAL_NAMES or (sidecars and (all(s.get("trashed") for s in sidecars)
                                                            or all(s.get("archived") for s in sidecars))):
             return RANK_SPECIAL, None
-        if not key:
+        if len(key) < 2:  # files right in the product folder (or above it): no album
             return RANK_OTHER, None
         return RANK_ALBUM, ("/".join(key), name, None)  # older exports: albums without album JSON
 
