@@ -53,6 +53,7 @@ def test_year_folder_and_two_albums_are_one_photo_three_locations_two_albums(tmp
     assert p["locations"][0]["entry"].endswith(Y + "IMG_1.jpg")  # the year-folder copy is primary
     r = s["report"]
     assert (r["photos"], r["duplicates_collapsed"], r["bytes_saved"]) == (1, 2, 2 * len(beach))
+    assert s["read.copies_not_reread"] == 2  # stored bytes compared equal: not inflated, hashed, probed
     assert {a["title"]: a["photos"] for a in r["albums"]} == {"Best of": 1, "Holidays": 1}
     album = db(trove).execute("SELECT description FROM albums WHERE title='Holidays'").fetchone()
     assert album[0] == "Brittany"
@@ -93,6 +94,46 @@ def test_same_name_and_size_with_different_bytes_stays_two_photos(tmp_path, trov
     ingest(trove, *parts)
     ps = photos(trove)
     assert len(ps) == 2 and sorted(p["albums"][0] for p in ps) == ["A", "B"]
+
+
+def forge_crc(data: bytes, at: int, target: int) -> bytes:
+    """`data` with the 4 bytes at `at` replaced so that its CRC32 is `target` (CRC32 is affine in
+    those 32 bits: solve the 32x32 system over GF(2))."""
+    import zlib
+
+    def crc(x: int) -> int:
+        return zlib.crc32(data[:at] + x.to_bytes(4, "little") + data[at + 4:])
+
+    base = crc(0)
+    cols = [crc(1 << j) ^ base for j in range(32)]
+    rows = [(cols[j], 1 << j) for j in range(32)]  # (image, preimage) pairs, reduced below
+    basis: dict[int, tuple[int, int]] = {}
+    for img, pre in rows:
+        for bit in sorted(basis, reverse=True):
+            if img >> bit & 1:
+                img, pre = img ^ basis[bit][0], pre ^ basis[bit][1]
+        if img:
+            basis[img.bit_length() - 1] = (img, pre)
+    want, x = target ^ base, 0
+    for bit in sorted(basis, reverse=True):
+        if want >> bit & 1:
+            want, x = want ^ basis[bit][0], x ^ basis[bit][1]
+    assert want == 0
+    return data[:at] + x.to_bytes(4, "little") + data[at + 4:]
+
+
+def test_equal_size_and_crc32_with_different_bytes_stays_two(tmp_path, trove):
+    import zlib
+
+    a = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 64
+    b = forge_crc(a[:100] + bytes([a[100] ^ 0xFF]) + a[101:], 5000, zlib.crc32(a))
+    assert len(a) == len(b) and zlib.crc32(a) == zlib.crc32(b) and a != b
+    parts = tf.takeout(str(tmp_path / "e"), [{"A/metadata.json": tf.album("A"), "A/clip.mp4": a,
+                                             "B/metadata.json": tf.album("B"), "B/clip.mp4": b}])
+    s = ingest(trove, *parts)
+    assert s["report"]["videos"] == 2 and s["report"]["duplicates_collapsed"] == 0
+    assert "read.copies_not_reread" not in s
+    assert {p["hash"] for p in photos(trove)} == {sha(a), sha(b)}
 
 
 def test_two_different_files_over_64_mib_with_equal_size_are_two_photos(tmp_path, trove):

@@ -286,12 +286,10 @@ class ArchivePool:
                     raise ArchiveError("vanished", "member no longer in the archive")
                 check_bomb(m)
                 return _Inflating(open(path, "rb"), m)
-            zf = handles.get(path)
-            if zf is None:
-                try:
-                    zf = handles[path] = self._remember(zipfile.ZipFile(path))
-                except zipfile.BadZipFile as e:
-                    raise ArchiveError("corrupt", f"archive unreadable: {e}") from None
+            try:
+                zf = self._zip(path)
+            except zipfile.BadZipFile as e:
+                raise ArchiveError("corrupt", f"archive unreadable: {e}") from None
             try:
                 zi = zf.getinfo(entry)
             except KeyError:
@@ -311,6 +309,48 @@ class ArchivePool:
                 cur.close()
                 raise ArchiveError("corrupt", f"archive damaged: {e}") from None
         raise ArchiveError("unsupported", "not an archive")
+
+    def _zip(self, path: str) -> zipfile.ZipFile:
+        handles = self._handles()
+        zf = handles.get(path)
+        if zf is None:
+            zf = handles[path] = self._remember(zipfile.ZipFile(path))
+        return zf
+
+    def _raw_span(self, path: str, entry: str) -> tuple[BinaryIO, int, int]:
+        """(file, offset, length) of a zip member's stored (still compressed) bytes."""
+        zi = self._zip(path).getinfo(entry)
+        handles = self._handles()
+        f = handles.get(("raw", path))
+        if f is None:
+            f = handles[("raw", path)] = self._remember(open(path, "rb"))
+        f.seek(zi.header_offset)
+        head = f.read(_LOCAL.size)
+        if len(head) < _LOCAL.size or head[:4] != b"PK\x03\x04":
+            raise ArchiveError("corrupt", "bad local header")
+        nlen, xlen = struct.unpack_from("<HH", head, 26)
+        return f, zi.header_offset + _LOCAL.size + nlen + xlen, zi.compress_size
+
+    def raw_equal(self, a: tuple[str, str], b: tuple[str, str], chunk: int = 1 << 20) -> bool:
+        """Whether two zip members' stored bytes are identical (same method and CRC checked by the
+        caller): then their content is identical, proven without inflating either."""
+        try:
+            fa, oa, na = self._raw_span(*a)
+            fb, ob, nb = self._raw_span(*b)
+            if na != nb:
+                return False
+            done = 0
+            while done < na:
+                n = min(chunk, na - done)
+                fa.seek(oa + done)
+                x = fa.read(n)
+                fb.seek(ob + done)
+                if len(x) != n or x != fb.read(n):
+                    return False
+                done += n
+            return True
+        except (OSError, KeyError, zipfile.BadZipFile, struct.error):
+            return False  # anything odd: read it the normal way
 
     def read_small(self, path: str, entry: str, limit: int = MAX_SMALL_READ) -> bytes:
         with self.open_member(path, entry) as f:

@@ -55,6 +55,12 @@ class Source:
         with self.open(loc) as f:
             return f.read()
 
+    def copy_of(self, loc: Location) -> tuple[str, str] | None:
+        """(path, entry) of another location of this source PROVEN to hold the same bytes as `loc`
+        at less cost than reading it (e.g. two zip members whose raw stored data are equal); the
+        crawler then links `loc` to that location's photo without hashing it. None: read it."""
+        return None
+
     def after_read(self, catalog, source_id: int) -> None:
         """Called in a transaction once every location is read: link what needs content hashes
         (e.g. a live photo's video to its still), remember a report in sources.info."""

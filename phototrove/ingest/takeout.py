@@ -143,6 +143,7 @@ class Item:
     mtime_ns: int
     archive: bool
     order: tuple = ()       # (part number, position in the part): the order reads are cheapest in
+    raw: tuple | None = None  # zip: (CRC32, size, method, compressed size), free from the directory
 
 
 @dataclass
@@ -175,6 +176,7 @@ class TakeoutSource(Source):
         self.paths: list[str] = list(self.info.get("paths") or [root])
         self.archives = ArchivePool()
         self.live_pairs: list[tuple[tuple[str, str], tuple[str, str]]] = []
+        self.twins: dict[tuple[str, str], tuple[str, str]] = {}  # zip member -> its earlier look-alike
         self.report: dict = {}
 
     @property
@@ -224,7 +226,9 @@ class TakeoutSource(Source):
             if not raw or raw[-1].startswith(".") or is_junk(raw[-1]):
                 return
             item = Item(path, member.name, tuple(raw), member.size, member.crc, mtime, True,
-                        (part_no, len(part.items) + len(part.docs)))
+                        (part_no, len(part.items) + len(part.docs)),
+                        (member.crc, member.size, member.method, member.compress_size)
+                        if kind == "zip" and path not in self.archives.salvaged else None)
             if raw[-1].lower().endswith(".json"):
                 try:
                     data = read_json()
@@ -445,6 +449,15 @@ class TakeoutSource(Source):
         }
         # yield in archive order: location ids follow it, so a forward-only reader reads each part once
         found.sort(key=lambda x: x[0].order)
+        # zip members with equal CRC32, size, method and compressed size may be copies (the year
+        # folder, each album, each part): copy_of() proves it by comparing their stored bytes
+        first: dict[tuple, tuple[str, str]] = {}
+        for item, _f in found:
+            if item.raw is not None and item.raw[0] is not None:
+                key = (item.path, item.entry)
+                orig = first.setdefault(item.raw, key)
+                if orig != key:
+                    self.twins[key] = orig
         for _item, fnd in found:
             yield fnd
 
@@ -501,6 +514,12 @@ class TakeoutSource(Source):
         if not loc.entry:
             return open(loc.path, "rb")
         return self.archives.open_member(loc.path, loc.entry)
+
+    def copy_of(self, loc: Location) -> tuple[str, str] | None:
+        orig = self.twins.get((loc.path, loc.entry))
+        if orig is not None and self.archives.raw_equal((loc.path, loc.entry), orig):
+            return orig
+        return None
 
     def close(self) -> None:
         self.archives.close()
