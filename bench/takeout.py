@@ -71,9 +71,10 @@ def build(out: Path, gb: float, dup: float, part_mb: int, stored: bool) -> tuple
     albums = [f"Album {k}" for k in range(8)]
     for k, title in enumerate(albums):
         entries.append((f"Takeout/Google Photos/{title}/metadata.json", json.dumps(tf.album(title))))
-    for j in range(total_files - distinct):
-        name, data = photos[rnd.randrange(distinct)]
-        title = albums[j % len(albums)]
+    pairs = rnd.sample([(i, a) for i in range(distinct) for a in range(len(albums))], total_files - distinct)
+    for i, a in pairs:  # each album holds a photo at most once, as in a real export
+        name, data = photos[i]
+        title = albums[a]
         entries.append((f"Takeout/Google Photos/{title}/{name}", data))
         entries.append((f"Takeout/Google Photos/{title}/{name}.json", json.dumps(tf.sidecar(name))))
     rnd.shuffle(entries)  # Google splits parts by size, not by folder: sidecars land anywhere
