@@ -396,3 +396,24 @@ def test_pointing_at_the_google_photos_folder_and_files_at_product_level(tmp_pat
     by = {Path(p["path"]).name: p for p in photos(trove)}
     assert by["IMG_1.jpg"]["albums"] == ["Reise nach Rom"] and "Fotos von 2018" in by["IMG_1.jpg"]["path"]
     assert by["stray.jpg"]["albums"] == []
+
+
+@pytest.mark.parametrize("fmt", ["zip", "tgz", "truncated zip"])
+def test_a_fresh_source_reads_members_without_discovery(tmp_path, fmt):
+    """The embed stage of a later run opens members through a source that did not list them."""
+    from phototrove.catalog import Location
+    from phototrove.ingest import make_source
+
+    imgs = {f"I{i}.jpg": tf.jpeg(i) for i in range(4)}
+    [part] = tf.takeout(str(tmp_path / "e"), [{Y + k: v for k, v in imgs.items()}],
+                        fmt="tgz" if fmt == "tgz" else "zip")
+    if fmt == "truncated zip":
+        data = Path(part).read_bytes()
+        Path(part).write_bytes(data[: len(data) - 200])  # the central directory is gone
+    src = make_source("takeout", str(tmp_path / "e"), {"paths": [part]})
+    try:
+        for name in ("I2.jpg", "I0.jpg", "I3.jpg"):  # out of order on purpose
+            loc = Location(1, 1, part, "Takeout/Google Photos/" + Y + name, None, None, {}, None, "ok")
+            assert src.read_bytes(loc) == imgs[name]
+    finally:
+        src.close()

@@ -224,21 +224,26 @@ class _TarCursor:
         self.pos = -1
 
     def open(self, name: str, index: int | None) -> BinaryIO:
-        """The member's stream, valid until the cursor moves on (the next open)."""
+        """The member's stream, valid until the cursor moves on (the next open). Without its
+        index (a source that did not list the tar this run), the search wraps around once."""
         if self.tf is None or (index is not None and index <= self.pos):
             self.restart()
-        assert self.tf is not None
-        while True:
-            ti = self.tf.next()  # not `for ti in tf`: each new iterator starts over at member 0
-            if ti is None:
+        for attempt in range(2):
+            assert self.tf is not None
+            started_at = self.pos
+            while True:
+                ti = self.tf.next()  # not `for ti in tf`: each new iterator starts over at member 0
+                if ti is None:
+                    break
+                self.pos += 1
+                if ti.name == name and ti.isfile() and (index is None or self.pos == index):
+                    check_bomb(Member(name, ti.size, os.path.getsize(self.path), None))
+                    return _Guarded(self.tf.extractfile(ti))
+                if index is not None and self.pos > index:
+                    break
+            self.restart()
+            if index is not None or started_at < 0:
                 break
-            self.pos += 1
-            if ti.name == name and ti.isfile() and (index is None or self.pos == index):
-                check_bomb(Member(name, ti.size, os.path.getsize(self.path), None))
-                return _Guarded(self.tf.extractfile(ti))
-            if index is not None and self.pos > index:
-                break
-        self.restart()
         raise ArchiveError("vanished", "member no longer in the archive")
 
     def restart(self) -> None:
@@ -288,8 +293,9 @@ class ArchivePool:
                 return _Inflating(open(path, "rb"), m)
             try:
                 zf = self._zip(path)
-            except zipfile.BadZipFile as e:
-                raise ArchiveError("corrupt", f"archive unreadable: {e}") from None
+            except zipfile.BadZipFile:  # cut short: what discovery salvaged, salvaged again
+                self.salvaged[path] = {m.name: m for m in salvage_zip(path)}
+                return self.open_member(path, entry)
             try:
                 zi = zf.getinfo(entry)
             except KeyError:
