@@ -84,6 +84,10 @@ MATCHES = [
     # rule 9: extension case differs
     ("P7040106.jpg", "P7040106.JPG.json"),
     ("IMG_0042.JPG", "img_0042.jpg.supplemental-metadata.json"),
+    # `/`, `&`, `?` of the title became `_` in both names
+    ("Tom _ Jerry_.jpg", "Tom _ Jerry_.jpg.json"),
+    ("PXL_20230101_101010123-COLLAGE.jpg", "PXL_20230101_101010123-COLLAGE.jpg.supplemental-metadata.json"),
+    ("IMG_20200202-ANIMATION.gif", "IMG_20200202-ANIMATION.gif.json"),
 ]
 
 NO_MATCH = [
@@ -211,3 +215,30 @@ def test_unit_rules_in_isolation():
     assert ("IMG.jpg", 1) in sidecar_keys("IMG.jpg(1).json")
     assert ("Scan35.jpg", 1) in sidecar_keys("Scan35.jpg.supplemental-metadata(1).json")
     assert title_candidates("IMG(1).jpg")[0] == ("IMG.jpg", 1)
+
+
+@pytest.mark.parametrize("product", ["Google Photos", "Google Fotos", "Google Foto", "Google Фото"])
+def test_localized_product_folders_without_any_sidecar(tmp_path, product):
+    paths = [tf.write_zip(str(tmp_path / "takeout-20240101T000000Z-001.zip"), [
+        (f"Takeout/{product}/Photos from 2020/IMG_1.jpg", JPEG)])]
+    found = list(TakeoutSource(str(tmp_path), {"paths": paths}).discover())
+    assert [f.entry for f in found] == [f"Takeout/{product}/Photos from 2020/IMG_1.jpg"]
+
+
+@pytest.mark.parametrize("folder", ["Trash", "Bin", "Archive", "Locked Folder", "Failed Videos", "Papierkorb"])
+def test_special_folders_are_no_albums(tmp_path, folder):
+    media, _, _ = discover(tmp_path, {folder + "/VID_1.mp4": b"\x00\x00\x00\x18ftypmp42"})
+    assert media["VID_1.mp4"].albums == [] and media["VID_1.mp4"].rank > 0
+
+
+def test_missing_parts_for_both_part_namings(tmp_path):
+    from phototrove.ingest.takeout import _missing_parts
+
+    assert _missing_parts(["/d/takeout-20240712T112341Z-001.zip", "/d/takeout-20240712T112341Z-004.zip"]) == [2, 3]
+    assert _missing_parts(["/d/takeout-20240712T112341Z-3-002.zip", "/d/takeout-20240712T112341Z-3-003.tgz"]) == [1]
+    assert _missing_parts(["/d/takeout-20240712T112341Z-001.zip", "/d/other.zip"]) == []
+
+
+def test_taken_time_falls_back_to_creation_time_when_missing(tmp_path):
+    media, _, _ = discover(tmp_path, {YEAR + "A.jpg": JPEG, YEAR + "A.jpg.json": tf.sidecar("A.jpg", taken=None)})
+    assert media["A.jpg"].meta["taken_at"] == "2020-09-13T12:26:40Z"
