@@ -120,3 +120,21 @@ def test_usage_errors_exit_2(trove, tmp_path):
 def test_status_on_empty_library(trove):
     assert "empty" in trove("status").stdout
     assert trove.json_lines("status")[0]["photos"] == 0
+
+
+def test_heic_with_pillow_heif(trove, tmp_path):
+    pillow_heif = pytest.importorskip("pillow_heif", reason="HEIC support is the optional [heic] extra")
+    import io
+
+    from PIL import Image
+    from photos import exif_bytes, pixels
+
+    pillow_heif.register_heif_opener()
+    buf = io.BytesIO()
+    Image.fromarray(pixels(64, 48, seed=7)).save(buf, "HEIF", quality=80,
+                                                  exif=exif_bytes(taken="2023:09:22 14:49:36", model="iPhone 12"))
+    heic = write(tmp_path / "pics" / "IMG_5580.HEIC", buf.getvalue())
+    trove("ingest", "folder", str(tmp_path / "pics"))
+    rec = photos_by_path(trove)[str(heic)]
+    assert (rec["format"], rec["width"], rec["height"]) == ("HEIF", 64, 48)
+    assert rec["taken_at"] == "2023-09-22T14:49:36" and rec["camera"] == "iPhone 12"

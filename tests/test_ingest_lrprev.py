@@ -130,3 +130,10 @@ def test_ingest_says_what_an_unknown_catalog_version_skipped(trove, tmp_path, ca
     db = sqlite3.connect(trove.library / "catalog.db")
     assert db.execute("SELECT count(*) FROM photos WHERE description IS NOT NULL").fetchone()[0] == 0
     assert db.execute("SELECT count(*) FROM photos WHERE rating=4 AND camera IS NOT NULL").fetchone()[0] == 1
+
+
+def test_source_kind_is_registered(tmp_path):
+    from phototrove.ingest import make_source
+
+    src = make_source("lrprev", str(tmp_path), {"catalog": None})
+    assert isinstance(src, LrprevSource) and src.kind == "lrprev"

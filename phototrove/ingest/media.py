@@ -67,6 +67,7 @@ def probe(data: bytes | memoryview, name: str = "") -> Probe:
     try:
         with Image.open(io.BytesIO(data)) as im:
             fmt, (width, height) = im.format or "?", im.size
+            pil_exif = im.info.get("exif") if fmt in ("HEIF", "AVIF") else None
     except Image.DecompressionBombError as e:
         raise MediaError("too-large", f"image too large to decode safely ({e})") from None
     except UnidentifiedImageError:
@@ -79,7 +80,7 @@ def probe(data: bytes | memoryview, name: str = "") -> Probe:
         raise MediaError("corrupt", f"image has no pixels ({width}x{height})")
     if not complete(fmt, data):
         raise MediaError("truncated", f"truncated {fmt} file ({len(data)} bytes)")
-    return Probe(fmt, width, height, read_exif(data))
+    return Probe(fmt, width, height, read_exif(data, pil_exif))
 
 
 # -- completeness ---------------------------------------------------------------------------------
@@ -127,15 +128,16 @@ def complete(fmt: str, data: bytes | memoryview) -> bool:
 
 
 # -- EXIF -----------------------------------------------------------------------------------------
-def read_exif(data: bytes | memoryview) -> dict:
-    """Date taken, GPS (decimal degrees), camera, lens and orientation, as catalog metadata keys."""
-    import exifread
+def read_exif(data: bytes | memoryview, container_exif: bytes | None = None) -> dict:
+    """Date taken, GPS (decimal degrees), camera, lens and orientation, as catalog metadata keys.
 
-    logging.getLogger("exifread").setLevel(logging.CRITICAL)  # it logs "no EXIF" for every PNG
-    try:
-        tags = exifread.process_file(io.BytesIO(data), details=False, extract_thumbnail=False)
-    except Exception:  # exifread raises anything on odd files; EXIF is optional
-        return {}
+    `container_exif` is the raw EXIF block a decoder pulled out of the container (HEIF): used when
+    exifread cannot find it in the file itself.
+    """
+    tags = _exif_tags(data)
+    if not tags and container_exif:
+        tiff = container_exif[6:] if container_exif.startswith(b"Exif\x00\x00") else container_exif
+        tags = _exif_tags(tiff)
     out: dict = {}
     taken = _exif_datetime(tags)
     if taken:
@@ -166,6 +168,16 @@ def read_exif(data: bytes | memoryview) -> dict:
         except (IndexError, TypeError, ValueError):
             pass
     return out
+
+
+def _exif_tags(data: bytes | memoryview) -> dict:
+    import exifread
+
+    logging.getLogger("exifread").setLevel(logging.CRITICAL)  # it logs "no EXIF" for every PNG
+    try:
+        return exifread.process_file(io.BytesIO(data), details=False, extract_thumbnail=False)
+    except Exception:  # exifread raises anything (even AssertionError) on odd files; EXIF is optional
+        return {}
 
 
 def _text(tag) -> str | None:
