@@ -372,12 +372,12 @@ def _load(db: sqlite3.Connection, path: str, skipped: list[str], notes: list[str
             copy_name, captured, rating, pick or 0, label,
             _ORIENT.get(orientation) if orientation.__class__ is str else orientation_code(orientation),
             fmt, get_exif(image_id), get_tags(image_id), get_caption(image_id)))
-    by_id = {img.image_id: img for img in images}
+    cat = LrCatalog(path, version, images, skipped, notes)
     if c.need("Adobe_AdditionalMetadata", "image", "xmp"):
-        bad = _xmp_fields(db, by_id)
+        bad = _xmp_fields(db, cat.by_id)
         if bad:
             notes.append(f"{bad} image(s) with XMP that could not be decoded")
-    return LrCatalog(path, version, images, skipped, notes)
+    return cat
 
 
 def _exif_rows(db, c: _Columns) -> dict:
