@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 from .catalog import Catalog, CatalogError, Location
-from .ingest import make_source
+from .ingest import make_source, source_class
 from .ingest.base import FindError, Source
 from .ingest.media import MediaError, load_image, probe
 
@@ -262,7 +262,8 @@ class Crawler:
         """Source metadata of the photo's present locations (primary wins) under each origin."""
         merged: dict[str, dict] = {}
         for kind, meta in self.catalog.source_metas(photo_id):  # least preferred first
-            merged.setdefault(kind, {}).update({k: v for k, v in meta.items() if v is not None})
+            origin = source_class(kind).origin  # e.g. lrprev sources report what the catalog said: "lrcat"
+            merged.setdefault(origin, {}).update({k: v for k, v in meta.items() if v is not None})
         existing = {o for o in self.catalog.meta(photo_id) if o != "exif"}
         for origin in existing - set(merged):
             self.catalog.set_meta(photo_id, origin, {})

@@ -37,6 +37,8 @@ def test_ingest_with_catalog(trove, tmp_path):
     assert (kw, people) == ({"beach", "dog"}, {"Alice"})
     meta = json.loads(one["meta"])
     assert meta["original_path"] == "/Volumes/Photos/2019/Beach/IMG_0001.CR2" and meta["aperture"] == 4.0
+    origins = {r[0] for r in db.execute("SELECT origin FROM photo_meta WHERE photo_id=?", (one["id"],))}
+    assert "lrcat" in origins and "lrprev" not in origins  # recorded as the catalog's values
     # the virtual copy is its own photo; the stale preview of image 5 was not ingested
     assert rows[3]["id"] != one["id"] and rows[3]["entry"] == "level_4"
     stale = lib.preview(U(105), lightroom.digest_of(0xB5))

@@ -5,7 +5,12 @@ from .base import Source
 
 
 def make_source(kind: str, root: str, info: dict | None = None) -> Source:
-    """The adapter for a source kind as recorded in the catalog (imports only that adapter)."""
+    """The adapter for a source kind as recorded in the catalog."""
+    return source_class(kind)(root, info)
+
+
+def source_class(kind: str) -> type[Source]:
+    """The adapter class for a source kind (imports only that adapter)."""
     if kind == "folder":
         from .folder import FolderSource as cls
     elif kind == "takeout":
@@ -14,4 +19,4 @@ def make_source(kind: str, root: str, info: dict | None = None) -> Source:
         from .lrlibrary import LrprevSource as cls
     else:
         raise ValueError(f"unknown source kind {kind!r}")
-    return cls(root, info)
+    return cls
