@@ -340,13 +340,15 @@ def search(obj: Context, text, plus, minus, images, model, limit, min_score, as_
     with _read_catalog(obj) as catalog:
         index = ChromaIndex(obj.library, url=obj.chroma_url)
         model_id, spec = pick_model(catalog, index, model)
+        col = open_collection(catalog, index, model_id) if model_id else None
         from .embed import load_embedder
 
         towers = "both" if terms and images else ("image" if images else "text")
         embedder = load_embedder(spec, towers=towers)
         check_model(catalog, model_id, embedder.model_id)
-        model_id = embedder.model_id
-        col = open_collection(catalog, index, model_id)
+        if col is None:
+            model_id = embedder.model_id
+            col = open_collection(catalog, index, model_id)
         parts = []
         if terms:
             vecs = embedder.encode_texts([t for _, t in terms])

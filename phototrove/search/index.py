@@ -42,13 +42,14 @@ class ModelMismatch(SearchError):
     pass
 
 
-def collection_name(model_id: str) -> str:
-    """A valid Chroma collection name (3-512 chars of [a-zA-Z0-9._-], alphanumeric at both ends)
-    that stays unique per model id even when two ids sanitize alike."""
+def collection_name(model_id: str, library_id: str) -> str:
+    """A valid Chroma collection name (3-512 chars of [a-zA-Z0-9._-], alphanumeric at both ends),
+    unique per library (several may share one server) and per model id (even when two ids sanitize
+    alike)."""
     slug = re.sub(r"[^a-zA-Z0-9._-]+", "-", model_id).strip("-._")
-    slug = re.sub(r"\.{2,}", ".", slug)[:48].strip("-._")
+    slug = re.sub(r"\.{2,}", ".", slug)[:40].strip("-._")
     digest = hashlib.sha1(model_id.encode("utf-8")).hexdigest()[:8]
-    return f"{PREFIX}{slug}-{digest}" if slug else f"{PREFIX}{digest}"
+    return f"{PREFIX}{library_id}-{slug}-{digest}" if slug else f"{PREFIX}{library_id}-{digest}"
 
 
 def epoch(taken_at: str | None) -> int | None:
@@ -116,7 +117,7 @@ class ChromaIndex:
     """The index stage (`sync`) and the query side of one library's Chroma collections.
 
     Every model with embeddings in the catalog gets its own collection. `spec` is how `model` was
-    loaded, remembered in its collection so `trove search` can load the same model's text tower."""
+    loaded, remembered in <library>/models.json so `trove search` can load the same model's text tower."""
 
     def __init__(self, library, *, model: str | None = None, spec: str | None = None, url: str | None = None):
         self.library = library
@@ -161,9 +162,23 @@ class ChromaIndex:
         except Exception as e:
             raise IndexUnavailable(f"{what} failed on {self.where}: {_first_line(e)}") from None
 
+    def name(self, model_id: str, *, create: bool = False) -> str | None:
+        """The model's collection name; None for a library that never had an index (and not `create`)."""
+        state = self._state()
+        if "library_id" not in state:
+            if not create:
+                return None
+            import uuid
+
+            state["library_id"] = uuid.uuid4().hex[:10]
+            self._save_state(state)
+        return collection_name(model_id, state["library_id"])
+
     def collection(self, model_id: str, *, dim: int | None = None, create: bool = False):
         """The model's collection; None when it does not exist and `create` is False."""
-        name = collection_name(model_id)
+        name = self.name(model_id, create=create)
+        if name is None:
+            return None
         try:
             col = self.client.get_collection(name)
         except SearchError:
@@ -174,8 +189,6 @@ class ChromaIndex:
             if not create:
                 return None
             meta = {"trove_model": model_id, "trove_dim": int(dim or 0)}
-            if self.spec and model_id == self.model:
-                meta["trove_spec"] = self.spec
             col = self._call("creating the collection", self.client.create_collection, name,
                              configuration={"hnsw": {"space": "cosine"}}, metadata=meta,
                              embedding_function=None)
@@ -185,18 +198,39 @@ class ChromaIndex:
                 f"collection {name} on {self.where} holds model {meta.get('trove_model')!r} "
                 f"(dim {meta.get('trove_dim')}), but the catalog's embeddings are model {model_id!r} (dim {dim}); "
                 f"run `trove index rebuild --model {model_id}` to re-create it from the catalog")
-        if create and self.spec and model_id == self.model and meta.get("trove_spec") != self.spec:
-            col.modify(metadata={**meta, "trove_spec": self.spec})
         return col
 
+    # -- <library>/index.json: the library's id in collection names, how each model was loaded -------
+    def _state(self) -> dict:
+        try:
+            return json.loads((self.library.root / "index.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def _save_state(self, state: dict) -> None:
+        self.library.ensure()
+        path = self.library.root / "index.json"
+        tmp = path.with_name(".index.json.tmp")
+        tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+
     def stored_spec(self, model_id: str) -> str | None:
-        col = self.collection(model_id)
-        return (col.metadata or {}).get("trove_spec") if col is not None else None
+        """The spec (registry name, folder, module:factory) the model was embedded with: a model id
+        alone may not say how to load it (a folder's id is its name)."""
+        return self._state().get("specs", {}).get(model_id)
+
+    def remember_spec(self, model_id: str, spec: str) -> None:
+        state = self._state()
+        if state.get("specs", {}).get(model_id) != spec:
+            state.setdefault("specs", {})[model_id] = spec
+            self._save_state(state)
 
     # -- the index stage ----------------------------------------------------------------------------
     def sync(self, catalog: Catalog, show_progress: bool = True) -> int:
         """Bring every model's collection in line with the catalog; returns how many photos were sent."""
         sent = 0
+        if self.model and self.spec:
+            self.remember_spec(self.model, self.spec)
         for model_id in catalog.embedding_models():
             if catalog.db.execute("SELECT 1 FROM embeddings WHERE model=? LIMIT 1", (model_id,)).fetchone():
                 sent += self._sync_model(catalog, model_id, show_progress)
@@ -295,11 +329,9 @@ class ChromaIndex:
         """Drop each model's collection and re-create it from the catalog's stored embeddings."""
         out = {}
         for model_id in models or catalog.embedding_models():
-            name = collection_name(model_id)
-            old_spec = None
+            name = self.name(model_id, create=True)
             try:
-                old = self.client.get_collection(name)
-                old_spec = (old.metadata or {}).get("trove_spec")
+                self.client.get_collection(name)
                 self._call("deleting the collection", self.client.delete_collection, name)
             except SearchError:
                 raise
@@ -308,12 +340,7 @@ class ChromaIndex:
                     raise IndexUnavailable(f"cannot open collection {name} on {self.where}: {_first_line(e)}") from None
             with catalog.db:
                 catalog.db.execute("UPDATE embeddings SET indexed=0 WHERE model=?", (model_id,))
-            keep = (self.model, self.spec)
-            self.model, self.spec = model_id, self.spec if self.model == model_id and self.spec else old_spec
-            try:
-                out[model_id] = self._sync_model(catalog, model_id, show_progress)
-            finally:
-                self.model, self.spec = keep
+            out[model_id] = self._sync_model(catalog, model_id, show_progress)
         return out
 
 

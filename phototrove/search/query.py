@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from ..catalog import Catalog
-from .index import ChromaIndex, ModelMismatch, NotIndexed, SearchError, collection_name
+from .index import ChromaIndex, ModelMismatch, NotIndexed, SearchError
 
 EARTH_KM = 6371.0088
 
@@ -175,8 +175,10 @@ def check_model(catalog: Catalog, model_id: str, loaded_id: str) -> None:
 def open_collection(catalog: Catalog, index: ChromaIndex, model_id: str):
     col = index.collection(model_id)
     if col is None:
-        raise NotIndexed(f"nothing is indexed for model {model_id!r} yet ({collection_name(model_id)} is missing "
-                         f"from {index.where}): run `trove index rebuild --model {model_id}`")
+        name = index.name(model_id)
+        raise NotIndexed(f"nothing is indexed for model {model_id!r} yet"
+                         + (f" ({name} is missing from {index.where})" if name else "")
+                         + f": run `trove index rebuild --model {model_id}`")
     dims = [r[0] for r in catalog.db.execute("SELECT DISTINCT dim FROM embeddings WHERE model=?", (model_id,))]
     stored = (col.metadata or {}).get("trove_dim")
     if dims and stored and stored != dims[0]:

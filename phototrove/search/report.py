@@ -33,7 +33,7 @@ def hit_summary(rec: dict) -> dict:
     plain = [loc["path"] for loc in present if not loc.get("entry")]
     source = present[0]["source"] if present else ""
     where = ", ".join(rec["albums"][:2]) if rec["albums"] else (
-        f"{source}:{os.path.basename(present[0]['path'].rstrip('/'))}" if present else "")
+        f"{source}:{os.path.basename(os.path.dirname(present[0]['path']))}" if present else "")
     place = f"{rec['lat']:.5f}, {rec['lon']:.5f}" if rec.get("lat") is not None and rec.get("lon") is not None else None
     return {
         "hash": rec["hash"], "date": _date(rec.get("taken_at")), "taken_at": rec.get("taken_at"),
