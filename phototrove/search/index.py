@@ -43,11 +43,11 @@ class ModelMismatch(SearchError):
 
 
 def collection_name(model_id: str, library_id: str) -> str:
-    """A valid Chroma collection name (3-512 chars of [a-zA-Z0-9._-], alphanumeric at both ends),
+    """A valid Chroma collection name (3-63 chars, the strictest limit any Chroma version had, of [a-zA-Z0-9._-], alphanumeric at both ends),
     unique per library (several may share one server) and per model id (even when two ids sanitize
     alike)."""
     slug = re.sub(r"[^a-zA-Z0-9._-]+", "-", model_id).strip("-._")
-    slug = re.sub(r"\.{2,}", ".", slug)[:40].strip("-._")
+    slug = re.sub(r"\.{2,}", ".", slug)[:32].strip("-._")
     digest = hashlib.sha1(model_id.encode("utf-8")).hexdigest()[:8]
     return f"{PREFIX}{library_id}-{slug}-{digest}" if slug else f"{PREFIX}{library_id}-{digest}"
 
