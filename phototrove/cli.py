@@ -338,17 +338,18 @@ def search(obj: Context, text, plus, minus, images, model, limit, min_score, as_
     if not terms and not images:
         raise SearchError("nothing to search for: give TEXT or --image FILE (see `trove search --help`)")
     with _read_catalog(obj) as catalog:
+        import numpy  # noqa: F401  (before the prefetch thread, so the two threads share no import)
+
         index = ChromaIndex(obj.library, url=obj.chroma_url)
         model_id, spec = pick_model(catalog, index, model)
-        col = open_collection(catalog, index, model_id) if model_id else None
+        index.prefetch()  # connect to Chroma while the model loads: the two are the cold start's cost
         from .embed import load_embedder
 
         towers = "both" if terms and images else ("image" if images else "text")
         embedder = load_embedder(spec, towers=towers)
         check_model(catalog, model_id, embedder.model_id)
-        if col is None:
-            model_id = embedder.model_id
-            col = open_collection(catalog, index, model_id)
+        col = open_collection(catalog, index, embedder.model_id)
+        model_id = embedder.model_id
         parts = []
         if terms:
             vecs = embedder.encode_texts([t for _, t in terms])

@@ -132,8 +132,28 @@ class ChromaIndex:
     def where(self) -> str:
         return f"the Chroma server at {self.url}" if self.url else f"the index in {self.library.chroma_dir}"
 
+    def prefetch(self) -> None:
+        """Connect in a background thread (importing chromadb alone takes a second) while the caller
+        loads its model; the first use of `client` waits for it. Errors surface on that use."""
+        import threading
+
+        def connect() -> None:
+            try:
+                self.client
+            except Exception:  # reported again, as one line, when the foreground asks
+                pass
+
+        self._prefetch = threading.Thread(target=connect, name="chroma-connect", daemon=True)
+        self._prefetch.start()
+
     @property
     def client(self):
+        import threading
+
+        pending = getattr(self, "_prefetch", None)
+        if pending is not None and pending is not threading.current_thread():
+            pending.join()
+            self._prefetch = None
         if self._client is None:
             os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
             import chromadb
