@@ -408,11 +408,8 @@ def index_group() -> None:
 @_search_errors
 def index_rebuild(obj: Context, models) -> None:
     """Drop and re-create the collections from the catalog's embeddings (no model runs)."""
-    from .search.index import ChromaIndex, NotIndexed
-
     _with_index_lock(obj, lambda catalog, index: index.rebuild(catalog, list(models) or None,
-                                                               show_progress=not obj.quiet),
-                     NotIndexed, "rebuilt")
+                                                               show_progress=not obj.quiet), "rebuilt")
 
 
 @index_group.command("sync")
@@ -420,14 +417,12 @@ def index_rebuild(obj: Context, models) -> None:
 @_search_errors
 def index_sync(obj: Context) -> None:
     """Send embeddings the index lacks and drop photos that are gone (what `ingest` does last)."""
-    from .search.index import NotIndexed
-
-    _with_index_lock(obj, lambda catalog, index: {"all": index.sync(catalog, show_progress=not obj.quiet)},
-                     NotIndexed, "sent")
+    _with_index_lock(obj, lambda catalog, index: {"all": index.sync(catalog, show_progress=not obj.quiet)}, "sent")
 
 
-def _with_index_lock(obj: Context, work, NotIndexed, verb: str) -> None:
-    from .search.index import ChromaIndex
+def _with_index_lock(obj: Context, work, verb: str) -> None:
+    """Run `work(catalog, index)` under the library's write lock; print one line per model."""
+    from .search.index import ChromaIndex, NotIndexed
 
     if not obj.library.exists():
         raise NotIndexed(f"library {obj.library.root}: nothing to index yet")

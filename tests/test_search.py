@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -314,3 +313,19 @@ def test_collection_names_are_valid_and_distinct(model_id):
     assert re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9._-]{1,61}[a-zA-Z0-9]", name) and ".." not in name
     assert name != collection_name(model_id + "!", "0123456789")
     assert name != collection_name(model_id, "abcdefabcd")
+
+
+def test_ingest_keeps_its_work_when_the_server_is_down(tmp_path, backend):
+    from search_support import write_jpeg
+
+    if backend:
+        pytest.skip("this test points at a dead server itself")
+    write_jpeg(tmp_path / "pics" / "a.jpg", (200, 10, 10), {})
+    dead = Trove(tmp_path / "lib", f"http://127.0.0.1:{free_port()}")
+    out = dead("ingest", "folder", tmp_path / "pics", "--model", SPEC, code=3).output.strip()
+    assert len(out.splitlines()) == 1 and "cannot use the Chroma server at http://127.0.0.1:" in out
+    with dead.catalog() as cat:  # read and embed were committed before the index stage failed
+        assert cat.stats()["embeddings"]["test-colour-v1"] == {"embedded": 1, "indexed": 0}
+    live = Trove(tmp_path / "lib", None)
+    assert live("index", "sync").stdout.strip() == "sent 1 photo(s)"
+    assert live.names("red") == ["a.jpg"]
