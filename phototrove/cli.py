@@ -281,7 +281,12 @@ def _read_catalog(obj: Context):
 
 
 def _print_hits(obj: Context, catalog, index, col, model_id, hits, *, title, as_json, paths, html_out, open_html):
+    from .search.query import unindexed
     from .search.report import hit_summary
+
+    behind = unindexed(catalog, model_id)
+    if behind:
+        obj.say(f"note: {behind} embedded photo(s) are not in the index yet; `trove index sync` adds them")
 
     for rank, hit in enumerate(hits, 1):
         s = hit_summary(hit.record)

@@ -327,5 +327,6 @@ def test_ingest_keeps_its_work_when_the_server_is_down(tmp_path, backend):
     with dead.catalog() as cat:  # read and embed were committed before the index stage failed
         assert cat.stats()["embeddings"]["test-colour-v1"] == {"embedded": 1, "indexed": 0}
     live = Trove(tmp_path / "lib", None)
+    assert "nothing is indexed for model 'test-colour-v1' yet" in live("search", "red", code=3).output
     assert live("index", "sync").stdout.strip() == "sent 1 photo(s)"
     assert live.names("red") == ["a.jpg"]

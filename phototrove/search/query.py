@@ -187,6 +187,13 @@ def open_collection(catalog: Catalog, index: ChromaIndex, model_id: str):
     return col
 
 
+def unindexed(catalog: Catalog, model_id: str) -> int:
+    """Present photos embedded with the model that the index does not hold yet."""
+    return catalog.db.execute(
+        "SELECT count(*) FROM embeddings e WHERE e.model=? AND e.indexed=0 AND EXISTS "
+        "(SELECT 1 FROM locations l WHERE l.photo_id=e.photo_id AND l.state='ok')", (model_id,)).fetchone()[0]
+
+
 def combine(parts: list[tuple[float, object]]):
     """Weighted sum of unit vectors, normalized: "beach" - "people" and friends."""
     import numpy as np
