@@ -102,12 +102,22 @@ def test_similar_by_path_id_and_hash(lib):
     (["--near", "41.9028,12.4964,1200"], {"red_rome.jpg", "orange_rome.jpg", "blue_paris.jpg"}),
     (["--album", "garden", "--camera", "canon"], set()),
 ])
-def test_filters(lib, args, expected):
+@pytest.mark.parametrize("engine", ["shortcut", "chroma-where"])
+def test_filters(lib, args, expected, engine, monkeypatch):
+    from phototrove.search import query
+
+    # the fixture is small enough that the shortcut sees every item; 0 makes Chroma run the `where`
+    monkeypatch.setattr(query, "OVERFETCH", 400 if engine == "shortcut" else 0)
     trove, _ = lib
     assert names(trove, "red", *args) == expected
 
 
-def test_filters_run_before_ranking_not_after(lib):
+@pytest.mark.parametrize("overfetch", [0, 400])
+def test_filters_run_before_ranking_not_after(lib, overfetch, monkeypatch):
+    from phototrove.search import query
+
+    # 0: Chroma runs the `where`; 400: the shortcut over the best unfiltered candidates
+    monkeypatch.setattr(query, "OVERFETCH", overfetch)
     trove, _ = lib
     # the single best "red" photo taken with an iPhone: a post-filter on the top result would be empty
     top = trove.json("search", "red", "--camera", "iphone", "--limit", "1")
