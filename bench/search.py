@@ -9,7 +9,7 @@ model run), indexed into the library's embedded ChromaDB. Prints one JSON object
   cold_cli_search_stub_model   the same process with a trivial text embedder: everything but the model
   report              HTML gallery of 200 results (with "more like this") once thumbnails are cached
 
-Usage: python bench/search.py [--photos 100000] [--out bench/out/search]
+Usage: python bench/search.py [--photos 100000] [--out bench/out/search] [--reuse]
 Targets: warm p95 < 50 ms, cold CLI search < 2 s, report < 5 s.
 """
 from __future__ import annotations
@@ -87,6 +87,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--photos", type=int, default=100_000)
     ap.add_argument("--out", type=Path, default=HERE / "out" / "search")
+    ap.add_argument("--reuse", action="store_true",
+                    help="Keep the library a previous run left in --out (skips setup and the bulk index).")
     args = ap.parse_args()
     import numpy as np
 
@@ -97,8 +99,10 @@ def main() -> None:
     from phototrove.search.report import write_gallery
 
     rng = np.random.default_rng(7)
-    shutil.rmtree(args.out, ignore_errors=True)
-    args.out.mkdir(parents=True)
+    reuse = args.reuse and (args.out / "library" / "index.json").exists()
+    if not reuse:
+        shutil.rmtree(args.out, ignore_errors=True)
+        args.out.mkdir(parents=True)
 
     # the model: a random-weight ViT-B/32-shaped export when bench/vitb32.py exists (issue 3)
     try:
@@ -110,23 +114,26 @@ def main() -> None:
         from phototrove.embed import load_embedder
 
         model_dir = args.out / "vitb32"
-        build_vitb32(model_dir, towers=("visual", "textual"))
+        if not reuse:
+            build_vitb32(model_dir, towers=("visual", "textual"))
         spec = str(model_dir)
         model_id = load_embedder(spec, towers="text").model_id
     else:
         model_id = "bench-random-512"
 
-    t0 = time.perf_counter()
-    make_library(args.out, args.photos, model_id, rng)
-    emit(metric="setup", photos=args.photos, seconds=round(time.perf_counter() - t0, 1))
+    if not reuse:
+        t0 = time.perf_counter()
+        make_library(args.out, args.photos, model_id, rng)
+        emit(metric="setup", photos=args.photos, seconds=round(time.perf_counter() - t0, 1))
 
     library = Library(args.out / "library")
     cat = Catalog(library.catalog_path)
     index = ChromaIndex(library, model=model_id, spec=spec)
-    t0 = time.perf_counter()
-    sent = index.sync(cat, show_progress=False)
-    took = time.perf_counter() - t0
-    emit(metric="bulk_index", photos=sent, seconds=round(took, 2), per_second=round(sent / took))
+    if not reuse:
+        t0 = time.perf_counter()
+        sent = index.sync(cat, show_progress=False)
+        took = time.perf_counter() - t0
+        emit(metric="bulk_index", photos=sent, seconds=round(took, 2), per_second=round(sent / took))
     t0 = time.perf_counter()
     index.sync(cat, show_progress=False)
     emit(metric="resync_noop", photos=args.photos, seconds=round(time.perf_counter() - t0, 2))

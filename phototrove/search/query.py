@@ -179,7 +179,7 @@ def open_collection(catalog: Catalog, index: ChromaIndex, model_id: str):
         raise NotIndexed(f"nothing is indexed for model {model_id!r} yet"
                          + (f" ({name} is missing from {index.where})" if name else "")
                          + f": run `trove index rebuild --model {model_id}`")
-    dims = [r[0] for r in catalog.db.execute("SELECT DISTINCT dim FROM embeddings WHERE model=?", (model_id,))]
+    dims = [r[0] for r in catalog.db.execute("SELECT dim FROM embeddings WHERE model=? LIMIT 1", (model_id,))]
     stored = (col.metadata or {}).get("trove_dim")
     if dims and stored and stored != dims[0]:
         raise ModelMismatch(f"the index holds {stored}-dimensional vectors for model {model_id!r} but the catalog "
@@ -290,7 +290,6 @@ def query(catalog: Catalog, index: ChromaIndex, col, vector, *, filters: Filters
     filters = filters or Filters()
     where = build_where(catalog, filters)
     near = filters.near_point()
-    total = index._call("counting", col.count)
     want = limit + len(exclude)
 
     def ask(n: int, where_: dict | None):
@@ -298,20 +297,20 @@ def query(catalog: Catalog, index: ChromaIndex, col, vector, *, filters: Filters
                            include=["distances", "metadatas"])
 
     hits: list[Hit] | None = None
-    if where is not None and OVERFETCH and total:
-        k = min(total, max(OVERFETCH, want * 10))
-        got, cut = _take(ask(k, None), near, min_score, where)
-        if cut or len(got) >= want or k >= total:
+    if where is not None and OVERFETCH:
+        k = max(OVERFETCH, want * 10)
+        res = ask(k, None)
+        got, cut = _take(res, near, min_score, where)
+        # enough matches, or every item was looked at (Chroma answers fewer than asked when it holds fewer)
+        if cut or len(got) >= want or len(res["ids"][0]) < k:
             hits = got
-    n = min(total, want * 4 + 20 if near else want)
+    n = want * 4 + 20 if near else want
     while hits is None:
-        if n <= 0:
-            return []
         res = ask(n, where)
         got, cut = _take(res, near, min_score)
-        if cut or len(got) >= want or len(res["ids"][0]) < n or n >= total:
+        if cut or len(got) >= want or len(res["ids"][0]) < n:
             hits = got
-        n = min(total, n * 4)
+        n *= 4
     # map back through the catalog by hash (the id Chroma knows); drop what is no longer present
     by_hash = {r[1]: r[0] for r in catalog.db.execute(
         "SELECT id, hash FROM photos WHERE hash IN (SELECT value FROM json_each(?))",
@@ -340,9 +339,8 @@ def neighbours(catalog: Catalog, index: ChromaIndex, col, photo_ids: list[int], 
     ids = [pid for pid in photo_ids if vecs[pid] is not None]
     if not ids:
         return {}
-    total = index._call("counting", col.count)
     res = index._call("the neighbour query", col.query, query_embeddings=np.stack([vecs[p] for p in ids]),
-                      n_results=min(total, k + 1), include=["distances", "metadatas"])
+                      n_results=k + 1, include=["distances", "metadatas"])
     out: dict[int, list[tuple[int, float]]] = {}
     for pid, metas, dists in zip(ids, res["metadatas"], res["distances"]):
         out[pid] = [(int(m["pid"]), 1.0 - float(d)) for m, d in zip(metas, dists) if m.get("pid") != pid][:k]
