@@ -304,7 +304,7 @@ class ChromaIndex:
                                    [(r[0], model_id) for r in rows])
                 sent += len(rows)
                 bar.update(len(rows))
-        self._refresh_metadata(catalog, col, model_id, skip_after_sync=sent)
+        self._refresh_metadata(catalog, col, model_id)
         return sent
 
     def _reconcile(self, catalog: Catalog, col, model_id: str) -> None:
@@ -327,13 +327,19 @@ class ChromaIndex:
             if len(got) < 10000:
                 return ids
 
-    def _refresh_metadata(self, catalog: Catalog, col, model_id: str, skip_after_sync: int) -> None:
+    def _refresh_metadata(self, catalog: Catalog, col, model_id: str) -> None:
         """Albums, keywords, dates and ratings change when a source is re-read: update the items whose
         metadata differs from what the catalog now resolves."""
         rows = catalog.db.execute(
             "SELECT e.photo_id, p.hash FROM embeddings e JOIN photos p ON p.id=e.photo_id "
             "WHERE e.model=? AND e.indexed=1 ORDER BY e.photo_id", (model_id,)).fetchall()
         metas = item_metadata(catalog)
+        # what this collection last received, as one digest: an unchanged library skips reading it back
+        digest = hashlib.sha256(json.dumps([(h, metas.get(pid)) for pid, h in rows], sort_keys=True)
+                                .encode("utf-8")).hexdigest()
+        state = self._state()
+        if state.get("metadata", {}).get(model_id) == [str(col.id), digest]:
+            return
         for i in range(0, len(rows), 5000):
             chunk = rows[i:i + 5000]
             got = self._call("reading metadata", col.get, ids=[h for _, h in chunk], include=["metadatas"])
@@ -343,6 +349,9 @@ class ChromaIndex:
             if changed:
                 self._call("updating metadata", col.update, ids=[h for h, _ in changed],
                            metadatas=[_with_removals(have.get(h), m) for h, m in changed])
+        state = self._state()
+        state.setdefault("metadata", {})[model_id] = [str(col.id), digest]
+        self._save_state(state)
 
     def rebuild(self, catalog: Catalog, models: list[str] | None = None,
                 show_progress: bool = True) -> dict[str, int]:
