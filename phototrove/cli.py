@@ -449,7 +449,8 @@ def _with_index_lock(obj: Context, work, verb: str) -> None:
 
 @main.group(invoke_without_command=True)
 @filter_options
-@click.option("--limit", type=click.IntRange(1, 100000), default=500, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 100000), default=200, show_default=True,
+              help="At most this many photos (each inlines its thumbnail and its neighbours').")
 @click.option("--model", envvar="TROVE_MODEL", default=None, help="Model for 'more like this'.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Where to write the page (default: <library>/reports/gallery.html).")

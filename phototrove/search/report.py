@@ -93,7 +93,7 @@ def filtered_photo_ids(catalog: Catalog, index: ChromaIndex, col, where: dict | 
 
 # -- the gallery --------------------------------------------------------------------------------------
 def write_gallery(library, catalog: Catalog, index: ChromaIndex, col, model_id: str | None, out, *, title: str,
-                  hits: list[tuple[int, float | None]], k: int = 8,
+                  hits: list[tuple[int, float | None]], k: int = 6,
                   log: Callable[[str], None] = lambda m: None) -> Path:
     from .query import neighbours as nearest
 

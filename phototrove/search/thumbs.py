@@ -84,7 +84,7 @@ def _make_one(path: Path, locs, sources) -> tuple[Path | None, str | None]:
         image.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        image.save(tmp, "JPEG", quality=80, optimize=True)
+        image.save(tmp, "JPEG", quality=75, optimize=True)
         os.replace(tmp, path)  # atomic: a reader never sees half a thumbnail
         return path, None
     return None, problem
