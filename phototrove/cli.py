@@ -351,7 +351,13 @@ def search(obj: Context, text, plus, minus, images, model, limit, min_score, as_
         from .embed import load_embedder
 
         towers = "both" if terms and images else ("image" if images else "text")
-        embedder = load_embedder(spec, towers=towers)
+        try:
+            embedder = load_embedder(spec, towers=towers)
+        except RuntimeError as e:  # Python's import lock saw the prefetch thread's imports cross ours
+            if "deadlock" not in str(e):
+                raise
+            index.client  # wait for that thread, then import alone
+            embedder = load_embedder(spec, towers=towers)
         check_model(catalog, model_id, embedder.model_id)
         col = open_collection(catalog, index, embedder.model_id)
         model_id = embedder.model_id
