@@ -138,6 +138,8 @@ RESOLVED_FIELDS = (
     "taken_at", "lat", "lon", "alt", "camera", "lens", "orientation",
     "title", "description", "rating", "favorite",
 )
+# Read errors that may go away with the same bytes on disk; others are not retried until the file changes.
+TRANSIENT_ERRORS = ("unreadable", "vanished")
 
 
 class CatalogError(Exception):
@@ -276,7 +278,7 @@ class Catalog:
                              and row["meta"] == meta)
                 if unchanged and row["photo_id"] is not None:
                     state = "ok"  # also brings back a location that had gone missing
-                elif unchanged and row["state"] == "error":
+                elif unchanged and row["state"] == "error" and not self._transient_error(loc_id):
                     state = "error"  # the same broken bytes: don't fail on them again
                 else:
                     state = "new"
@@ -293,6 +295,11 @@ class Catalog:
                         (loc_id, album_id),
                     )
         return counts
+
+    def _transient_error(self, location_id: int) -> bool:
+        """Errors worth retrying on unchanged bytes (permissions can be fixed without touching mtime)."""
+        row = self.db.execute("SELECT kind FROM errors WHERE location_id=? AND stage='read'", (location_id,)).fetchone()
+        return row is None or row[0] in TRANSIENT_ERRORS
 
     def ensure_album(self, source_id: int, key: str, title: str | None, description: str | None) -> int:
         self.db.execute(

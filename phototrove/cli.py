@@ -77,8 +77,10 @@ def ingest_options(f):
     return f
 
 
-def run_ingest(obj: Context, sources, *, model, no_embed, batch_size, workers, as_json) -> None:
-    """Crawl each source through every stage under the library's write lock; print a summary."""
+def run_ingest(obj: Context, sources, *, model, no_embed, batch_size, workers, as_json,
+               report=None, describe=None) -> None:
+    """Crawl each source through every stage under the library's write lock; print a summary.
+    `report(catalog, source_id) -> dict` adds a source-specific report (printed by `describe`)."""
     from .crawler import Crawler, DiskFull
     from .search.index import ChromaIndex, SearchError
 
@@ -110,6 +112,9 @@ def run_ingest(obj: Context, sources, *, model, no_embed, batch_size, workers, a
                     fail("interrupted; everything committed so far is kept: run the same command to continue", 130)
                 summaries.append({"source": source.root, "kind": source.kind, **summary.counts,
                                   "errors": summary.errors})
+                if report is not None:
+                    sid = catalog.ensure_source(source.kind, source.root, source.info)
+                    summaries[-1]["report"] = report(catalog, sid)
     finally:
         obj.library.unlock()
     errors = sum(s["errors"] for s in summaries)
@@ -119,6 +124,8 @@ def run_ingest(obj: Context, sources, *, model, no_embed, batch_size, workers, a
     else:
         for s in summaries:
             click.echo(describe_run(s))
+            if describe is not None and s.get("report"):
+                click.echo(describe(s["report"]))
         if errors:
             click.echo(f"{errors} file(s) failed; list them with `trove status --errors`")
     sys.exit(EXIT_FILE_ERRORS if errors else EXIT_OK)
@@ -172,10 +179,13 @@ def status(obj: Context, as_json: bool, show_errors: bool, source_id: int | None
                     click.echo(f"{r['stage']}\t{r['kind']}\t{r['path'] or r['photo_id']}\t{r['message']}")
             return
         stats = catalog.stats()
+        report = _source_report(catalog, source_id) if source_id is not None else None
     stats["library"] = str(obj.library.root)
     stats["library_bytes"] = obj.library.size_bytes()
     if source_id is not None:
         stats["sources"] = [s for s in stats["sources"] if s["id"] == source_id]
+        if report:
+            stats["report"] = report
     if as_json:
         emit_json(stats)
         return
@@ -190,6 +200,8 @@ def status(obj: Context, as_json: bool, show_errors: bool, source_id: int | None
     if stats["errors_by_kind"]:
         click.echo("errors: " + ", ".join(f"{k} {v}" for k, v in stats["errors_by_kind"].items())
                    + " (list them with `trove status --errors`)")
+    if report:
+        click.echo(_describe_source_report(report))
 
 
 @main.command("list")
@@ -216,6 +228,55 @@ def list_photos(obj: Context, as_json: bool, source_id: int | None) -> None:
             for label in ("albums", "keywords", "people"):
                 if rec[label]:
                     click.echo(f"\t\t\t{label}: {', '.join(rec[label])}")
+
+
+# -- takeout --------------------------------------------------------------------------------------
+@ingest.command("takeout")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--dry-run", is_flag=True,
+              help="Read, match and de-duplicate into a throw-away catalog and print the report; "
+                   "the library is not touched.")
+@ingest_options
+@click.pass_obj
+def ingest_takeout(obj: Context, paths, dry_run: bool, **opts) -> None:
+    """Ingest a Google Photos Takeout: multi-part .zip/.tgz archives (read in place, never
+    extracted), folders holding them, or an extracted Takeout/ folder. All PATHS form one source:
+    a photo in one part and its sidecar in another are matched."""
+    import tempfile
+
+    from .ingest.takeout import TakeoutSource, describe_report, takeout_report
+
+    given = [os.path.abspath(p) for p in paths]
+    root = os.path.commonpath([p if os.path.isdir(p) else os.path.dirname(p) for p in given])
+    remembered: list[str] = []
+    if obj.library.exists():  # parts given in earlier runs still belong to this export
+        with obj.catalog(readonly=True) as catalog:
+            row = catalog.db.execute("SELECT info FROM sources WHERE kind='takeout' AND root=?", (root,)).fetchone()
+            if row:
+                remembered = [p for p in json.loads(row[0] or "{}").get("paths", []) if os.path.exists(p)]
+    source = TakeoutSource(root, {"paths": sorted(set(given) | set(remembered))})
+    if not dry_run:
+        run_ingest(obj, [source], report=takeout_report, describe=describe_report, **opts)
+        return
+    with tempfile.TemporaryDirectory(prefix="trove-dry-run-") as tmp:  # a real read, thrown away
+        opts["no_embed"] = True
+        run_ingest(Context(Library(tmp), obj.quiet), [source], report=takeout_report,
+                   describe=describe_report, **opts)
+
+
+def _source_report(catalog: Catalog, source_id: int) -> dict | None:
+    row = catalog.source(source_id)
+    if row is not None and row["kind"] == "takeout":
+        from .ingest.takeout import takeout_report
+
+        return takeout_report(catalog, source_id)
+    return None
+
+
+def _describe_source_report(report: dict) -> str:
+    from .ingest.takeout import describe_report
+
+    return describe_report(report)
 
 
 # -- search, index and reports --------------------------------------------------------------------

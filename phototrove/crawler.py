@@ -80,6 +80,7 @@ class ReadResult:
     probe: Any = None
     error: tuple[str, str] | None = None   # (kind, message)
     vanished: bool = False
+    copy_of: tuple[str, str] | None = None  # (path, entry) proven to hold the same bytes: not read
 
 
 class Crawler:
@@ -104,6 +105,8 @@ class Crawler:
                 self.discover(source_id, source, summary)
             if "read" in stages:
                 self.read(source_id, source, summary)
+                with self.catalog.db:
+                    source.after_read(self.catalog, source_id)
             if "embed" in stages and self.embedder is not None:
                 self.embed(summary)
             if "index" in stages and self.index is not None:
@@ -150,8 +153,12 @@ class Crawler:
             summary.add("discover.missing", self.catalog.finish_scan(source_id, gen))
 
     # -- read: hash + metadata + dimensions -------------------------------------------------------
-    def _read_one(self, source: Source, loc: Location) -> ReadResult:
+    def _read_one(self, source: Source, loc: Location, copies: bool = False) -> ReadResult:
         res = ReadResult(loc, size=loc.size, mtime_ns=loc.mtime_ns)
+        if copies:
+            res.copy_of = source.copy_of(loc)
+            if res.copy_of is not None:
+                return res
         try:
             with source.open(loc) as f:
                 h = hashlib.sha256()
@@ -200,16 +207,33 @@ class Crawler:
                 after = locs[-1].id
                 yield locs
 
-        with ThreadPoolExecutor(self.workers) as pool, \
+        workers = 1 if source.sequential else self.workers  # one forward pass over a stream
+        # pass 1 links proven copies without reading them; pass 2 reads copies whose original failed
+        with ThreadPoolExecutor(workers) as pool, \
                 progress(total=total, desc="read", unit="photo", enabled=self.show_progress) as bar:
-            for _batch, results in pipelined(batches(), lambda loc: self._read_one(source, loc), pool):
-                with self.catalog.db:
-                    for res in results:
-                        self._record_read(source_id, source, res, summary)
-                bar.update(len(results))
+            for copies in (True, False):
+                work = lambda loc, copies=copies: self._read_one(source, loc, copies)  # noqa: E731
+                for _batch, results in pipelined(batches(), work, pool):
+                    with self.catalog.db:
+                        done = sum(self._record_read(source_id, source, res, summary) for res in results)
+                    bar.update(done)
+                if not self.catalog.count_pending(source_id):
+                    break
 
-    def _record_read(self, source_id: int, source: Source, res: ReadResult, summary: Summary) -> None:
+    def _record_read(self, source_id: int, source: Source, res: ReadResult, summary: Summary) -> bool:
         cat, loc = self.catalog, res.loc
+        if res.copy_of is not None:
+            row = cat.db.execute("SELECT photo_id FROM locations WHERE source_id=? AND path=? AND entry=? "
+                                 "AND state='ok' AND photo_id IS NOT NULL", (source_id, *res.copy_of)).fetchone()
+            if row is None:
+                return False  # the original is not (yet) read: stays 'new' for the next pass
+            summary.add("read.duplicates")
+            summary.add("read.copies_not_reread")
+            old_photo = loc.photo_id
+            cat.link_location(loc.id, row[0], loc.size, loc.mtime_ns)
+            for pid in {row[0], old_photo} - {None}:
+                self._apply_source_meta(pid)
+            return True
         if res.error:
             kind, message = res.error
             cat.add_error("read", kind, message, source_id=source_id, location_id=loc.id, path=_where(loc))
@@ -217,7 +241,7 @@ class Crawler:
                 cat.db.execute("UPDATE locations SET state='missing' WHERE id=?", (loc.id,))
             self.log(f"error: {_where(loc)}: {message}")
             summary.add("read.errors")
-            return
+            return True
         photo_id = cat.photo_id_by_hash(res.digest)
         if photo_id is None:
             p = res.probe
@@ -232,6 +256,7 @@ class Crawler:
         cat.link_location(loc.id, photo_id, loc.size, loc.mtime_ns)
         for pid in {photo_id, old_photo} - {None}:
             self._apply_source_meta(pid)
+        return True
 
     def _apply_source_meta(self, photo_id: int) -> None:
         """Source metadata of the photo's present locations (primary wins) under each origin."""

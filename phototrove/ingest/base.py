@@ -38,6 +38,7 @@ class FindError:
 class Source:
     kind = "?"          # sources.kind in the catalog
     origin = "source"   # photo_meta origin for the metadata this source knows
+    sequential = False  # True: open() is cheap only in discovery order (a tar stream); read on one thread
 
     def __init__(self, root: str, info: dict | None = None):
         self.root = root
@@ -53,6 +54,16 @@ class Source:
     def read_bytes(self, loc: Location) -> bytes:
         with self.open(loc) as f:
             return f.read()
+
+    def copy_of(self, loc: Location) -> tuple[str, str] | None:
+        """(path, entry) of another location of this source PROVEN to hold the same bytes as `loc`
+        at less cost than reading it (e.g. two zip members whose raw stored data are equal); the
+        crawler then links `loc` to that location's photo without hashing it. None: read it."""
+        return None
+
+    def after_read(self, catalog, source_id: int) -> None:
+        """Called in a transaction once every location is read: link what needs content hashes
+        (e.g. a live photo's video to its still), remember a report in sources.info."""
 
     def close(self) -> None:
         pass

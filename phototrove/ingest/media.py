@@ -67,6 +67,7 @@ def probe(data: bytes | memoryview, name: str = "") -> Probe:
     try:
         with Image.open(io.BytesIO(data)) as im:
             fmt, (width, height) = im.format or "?", im.size
+            pil_exif = im.info.get("exif") if fmt in ("HEIF", "AVIF") else None
     except Image.DecompressionBombError as e:
         raise MediaError("too-large", f"image too large to decode safely ({e})") from None
     except UnidentifiedImageError:
@@ -79,26 +80,27 @@ def probe(data: bytes | memoryview, name: str = "") -> Probe:
         raise MediaError("corrupt", f"image has no pixels ({width}x{height})")
     if not complete(fmt, data):
         raise MediaError("truncated", f"truncated {fmt} file ({len(data)} bytes)")
-    return Probe(fmt, width, height, read_exif(data))
+    return Probe(fmt, width, height, read_exif(data, pil_exif))
 
 
 # -- completeness ---------------------------------------------------------------------------------
-# Inside entropy-coded JPEG data 0xFF is always followed by 0x00 (stuffing) or a restart marker
-# (D0-D7); anything else is a real marker. Fill bytes (FF FF ...) may precede a marker.
-_JPEG_MARKER = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")
-
-
 def jpeg_end(data: bytes | memoryview) -> int | None:
-    """Offset just past the JPEG's EOI marker, found by walking its segments; None if incomplete."""
+    """Offset just past the JPEG's EOI marker; None if the file is incomplete.
+
+    The header segments are walked by their lengths (so an EXIF thumbnail's own EOI is skipped).
+    After the first start-of-scan, FF D9 can only be the real EOI: inside entropy-coded data every
+    0xFF is followed by 0x00 (stuffing) or a restart marker, and the markers between progressive
+    scans are never D9. So one C-speed search finds it.
+    """
     n = len(data)
     if n < 4 or data[0] != 0xFF or data[1] != 0xD8:
         return None
     pos = 2
-    while pos + 2 <= n:
+    while pos + 4 <= n:
         if data[pos] != 0xFF:
             return None
         marker = data[pos + 1]
-        if marker == 0xFF:
+        if marker == 0xFF:  # fill byte
             pos += 1
             continue
         if marker == 0xD9:
@@ -106,14 +108,10 @@ def jpeg_end(data: bytes | memoryview) -> int | None:
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:
             pos += 2
             continue
-        if pos + 4 > n:
-            return None
         pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
-        if marker == 0xDA:  # start of scan: skip the entropy-coded data to the next marker
-            m = _JPEG_MARKER.search(data, pos)
-            if m is None:
-                return None
-            pos = m.end() - 2
+        if marker == 0xDA:
+            end = bytes(data).find(b"\xff\xd9", pos) if isinstance(data, memoryview) else data.find(b"\xff\xd9", pos)
+            return None if end < 0 else end + 2
     return None
 
 
@@ -130,15 +128,16 @@ def complete(fmt: str, data: bytes | memoryview) -> bool:
 
 
 # -- EXIF -----------------------------------------------------------------------------------------
-def read_exif(data: bytes | memoryview) -> dict:
-    """Date taken, GPS (decimal degrees), camera, lens and orientation, as catalog metadata keys."""
-    import exifread
+def read_exif(data: bytes | memoryview, container_exif: bytes | None = None) -> dict:
+    """Date taken, GPS (decimal degrees), camera, lens and orientation, as catalog metadata keys.
 
-    logging.getLogger("exifread").setLevel(logging.CRITICAL)  # it logs "no EXIF" for every PNG
-    try:
-        tags = exifread.process_file(io.BytesIO(data), details=False, extract_thumbnail=False)
-    except Exception:  # exifread raises anything on odd files; EXIF is optional
-        return {}
+    `container_exif` is the raw EXIF block a decoder pulled out of the container (HEIF): used when
+    exifread cannot find it in the file itself.
+    """
+    tags = _exif_tags(data)
+    if not tags and container_exif:
+        tiff = container_exif[6:] if container_exif.startswith(b"Exif\x00\x00") else container_exif
+        tags = _exif_tags(tiff)
     out: dict = {}
     taken = _exif_datetime(tags)
     if taken:
@@ -169,6 +168,16 @@ def read_exif(data: bytes | memoryview) -> dict:
         except (IndexError, TypeError, ValueError):
             pass
     return out
+
+
+def _exif_tags(data: bytes | memoryview) -> dict:
+    import exifread
+
+    logging.getLogger("exifread").setLevel(logging.CRITICAL)  # it logs "no EXIF" for every PNG
+    try:
+        return exifread.process_file(io.BytesIO(data), details=False, extract_thumbnail=False)
+    except Exception:  # exifread raises anything (even AssertionError) on odd files; EXIF is optional
+        return {}
 
 
 def _text(tag) -> str | None:

@@ -1,0 +1,93 @@
+"""Read-stage throughput vs. hashing the same bytes once with sha256sum.
+
+Generates N 12-megapixel JPEGs (a few distinct photos, each file made unique by a JPEG comment so
+every file is its own photo), then, in one run on a warm page cache:
+  - `sha256sum` over all files (the floor: every byte is hashed anyway),
+  - `trove ingest folder --no-embed` (discover + read: hash, EXIF, dimensions, completeness),
+  - the same command again on the unchanged folder (the quick mtime+size check).
+Prints one JSON object per line.  Usage: python bench/crawl.py [--count 500] [--keep DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def photo_12mp(seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    h, w = 3000, 4000
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.stack([128 + 100 * np.sin(x / (150 + 20 * seed)), 128 + 100 * np.cos(y / 200 + seed),
+                    (x + y) / 28 % 256], -1)
+    img += rng.normal(0, 10, img.shape).astype(np.float32)  # sensor-like noise: realistic file sizes
+    buf = io.BytesIO()
+    Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def with_comment(jpeg: bytes, text: str) -> bytes:
+    body = text.encode()
+    return jpeg[:2] + b"\xff\xfe" + (len(body) + 2).to_bytes(2, "big") + body + jpeg[2:]
+
+
+def timed(cmd: list[str], **kw) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=kw.pop("check", True), stdout=subprocess.DEVNULL, **kw)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--count", type=int, default=500)
+    ap.add_argument("--keep", help="generate into (and keep) this folder")
+    args = ap.parse_args()
+    work = Path(args.keep or tempfile.mkdtemp(prefix="trove-bench-crawl-"))
+    photos = work / "photos"
+    photos.mkdir(parents=True, exist_ok=True)
+    try:
+        t = time.perf_counter()
+        bases = [photo_12mp(s) for s in range(5)]
+        files = []
+        for i in range(args.count):
+            f = photos / f"IMG_{i:04}.jpg"
+            if not f.exists():
+                f.write_bytes(with_comment(bases[i % len(bases)], f"bench photo {i}"))
+            files.append(str(f))
+        total = sum(os.path.getsize(f) for f in files)
+        print(json.dumps({"bench": "crawl", "step": "generate", "files": len(files), "bytes": total,
+                          "seconds": round(time.perf_counter() - t, 2)}), flush=True)
+
+        library = work / "library"
+        shutil.rmtree(library, ignore_errors=True)
+        trove = [sys.executable, "-m", "phototrove.cli", "--library", str(library), "--quiet"]
+        timed(["sha256sum", *files])  # warm the page cache for both contenders
+        sha = timed(["sha256sum", *files])
+        ingest = timed([*trove, "ingest", "folder", str(photos), "--no-embed"])
+        rescan = timed([*trove, "ingest", "folder", str(photos), "--no-embed"])
+        sha_again = timed(["sha256sum", *files])
+        sha = min(sha, sha_again)
+        print(json.dumps({"bench": "crawl", "metric": "sha256sum", "seconds": round(sha, 3),
+                          "MB_per_s": round(total / sha / 1e6, 1)}))
+        print(json.dumps({"bench": "crawl", "metric": "ingest_read_stage", "seconds": round(ingest, 3),
+                          "photos_per_s": round(len(files) / ingest, 1), "MB_per_s": round(total / ingest / 1e6, 1),
+                          "ratio_to_sha256sum": round(ingest / sha, 3), "target_ratio": 1.5}))
+        print(json.dumps({"bench": "crawl", "metric": "rescan_unchanged", "seconds": round(rescan, 3),
+                          "files": len(files)}))
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

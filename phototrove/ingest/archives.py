@@ -1,0 +1,376 @@
+"""Reading zip and tar archives in place: listing members, bounded reads, cached handles.
+
+Nothing is ever extracted: members are streamed straight from the archive file. Member names are
+kept verbatim as the key to read them back (`locations.entry`), and `safe_parts()` turns them into
+path components that can never escape (no `..`, no absolute paths, no drive letters).
+
+A zip whose central directory is gone (a download cut short) is salvaged by walking its local file
+headers: every complete member before the cut is still read.
+"""
+from __future__ import annotations
+
+import os
+import struct
+import tarfile
+import threading
+import unicodedata
+import zipfile
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO, Iterator
+
+MAX_RATIO = 100             # real photos/videos compress ~1:1; deflate's own limit is ~1032:1
+RATIO_FLOOR = 32 << 20      # below this, a high ratio (an all-white PNG, a JSON) is harmless
+MAX_SMALL_READ = 8 << 20    # sidecar/album JSON: anything bigger is not one
+
+
+class ArchiveError(OSError):
+    """An archive or member that cannot be read. `kind` is a short class for the error row.
+    An OSError, so a reader that copes with unreadable files copes with these too."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+class _Guarded:
+    """A member stream whose zip-specific failures (bad CRC, broken deflate data) surface as
+    ArchiveError, so callers need to know only OSError."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self.f.read(n)
+        except (zipfile.BadZipFile, zlib.error, tarfile.TarError) as e:
+            raise ArchiveError("corrupt", f"member damaged: {e}") from None
+
+    def close(self) -> None:
+        self.f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+@dataclass
+class Member:
+    name: str                # verbatim member name (the location's entry)
+    size: int                # declared uncompressed size
+    compress_size: int
+    crc: int | None
+    offset: int = -1         # local header offset (salvaged zips) / member index (tar)
+    method: int = 0
+
+
+def archive_kind(path: str) -> str | None:
+    low = path.lower()
+    if low.endswith(".zip"):
+        return "zip"
+    if low.endswith((".tgz", ".tar.gz", ".tar")):
+        return "tar"
+    return None
+
+
+def safe_parts(name: str) -> list[str]:
+    """Path components of a member name that cannot escape: separators unified, `.`/`..`, empty
+    and drive components dropped, NFC-normalized (macOS zips carry NFD names)."""
+    parts = []
+    for p in name.replace("\\", "/").split("/"):
+        if p in ("", ".", "..") or (len(p) == 2 and p[1] == ":"):
+            continue
+        parts.append(unicodedata.normalize("NFC", p))
+    return parts
+
+
+def check_bomb(m: Member) -> None:
+    if m.size > RATIO_FLOOR and m.size > MAX_RATIO * max(m.compress_size, 1):
+        raise ArchiveError("zip-bomb", f"declared {m.size} bytes from {m.compress_size} compressed "
+                                       f"(ratio > {MAX_RATIO}): refusing to inflate")
+
+
+# -- zip ------------------------------------------------------------------------------------------
+def list_zip(path: str) -> tuple[list[Member], str | None]:
+    """Members of a zip (directories left out) and, for a salvaged zip, why it needed salvaging."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            size = os.path.getsize(path)
+            out = []
+            for zi in zf.infolist():
+                if zi.is_dir():
+                    continue
+                out.append(Member(zi.filename, zi.file_size, zi.compress_size, zi.CRC,
+                                  zi.header_offset, zi.compress_type))
+                if zi.header_offset + zi.compress_size > size:
+                    raise zipfile.BadZipFile("member data runs past the end of the file")
+            return out, None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
+        if isinstance(e, (FileNotFoundError, PermissionError, IsADirectoryError)):
+            raise ArchiveError("unreadable", f"cannot open archive: {e.strerror}") from None
+        members = salvage_zip(path)
+        return members, f"{e}"
+
+
+_LOCAL = struct.Struct("<4sHHHHHIIIHH")
+
+
+def salvage_zip(path: str) -> list[Member]:
+    """Walk local file headers from the start; stop at the first incomplete member."""
+    out: list[Member] = []
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        pos = 0
+        while pos + _LOCAL.size <= size:
+            f.seek(pos)
+            head = f.read(_LOCAL.size)
+            sig, _ver, flags, method, _t, _d, crc, csize, usize, nlen, xlen = _LOCAL.unpack(head)
+            if sig != b"PK\x03\x04":
+                break
+            raw_name = f.read(nlen)
+            extra = f.read(xlen)
+            if csize == 0xFFFFFFFF or usize == 0xFFFFFFFF:  # zip64: sizes in the extra field
+                i = 0
+                while i + 4 <= len(extra):
+                    tag, ln = struct.unpack_from("<HH", extra, i)
+                    if tag == 1 and ln >= 16:
+                        usize, csize = struct.unpack_from("<QQ", extra, i + 4)
+                    i += 4 + ln
+            if flags & 8 and csize == 0:  # streamed entry: size only after the data; cannot walk on
+                break
+            data_at = pos + _LOCAL.size + nlen + xlen
+            if data_at + csize > size:
+                break
+            name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
+            if not name.endswith("/"):
+                out.append(Member(name, usize, csize, crc, pos, method))
+            pos = data_at + csize + ((16 if csize > 0xFFFFFFFE else 12) + 4 if flags & 8 else 0)
+    return out
+
+
+class _Inflating:
+    """A bounded, CRC-checked reader over one salvaged zip member's raw data."""
+
+    def __init__(self, f: BinaryIO, m: Member):
+        if m.method not in (0, 8):
+            raise ArchiveError("unsupported", f"compression method {m.method} not supported")
+        f.seek(m.offset)
+        head = f.read(_LOCAL.size)
+        nlen, xlen = struct.unpack_from("<HH", head, 26)
+        f.seek(m.offset + _LOCAL.size + nlen + xlen)
+        self.f, self.m = f, m
+        self.left_in, self.left_out = m.compress_size, m.size
+        self.z = zlib.decompressobj(-15) if m.method == 8 else None
+        self.crc = 0
+
+    def read(self, n: int = -1) -> bytes:
+        want = self.left_out if n is None or n < 0 else min(n, self.left_out)
+        out = bytearray()
+        while len(out) < want:
+            if self.z is None:
+                chunk = self.f.read(min(want - len(out), self.left_in))
+                self.left_in -= len(chunk)
+            else:
+                pending = self.z.unconsumed_tail
+                if not pending and self.left_in:
+                    pending = self.f.read(min(1 << 20, self.left_in))
+                    self.left_in -= len(pending)
+                try:
+                    chunk = self.z.decompress(pending, want - len(out))
+                except zlib.error as e:
+                    raise ArchiveError("corrupt", f"member damaged: {e}") from None
+            if not chunk:
+                raise EOFError(f"member ended after {self.m.size - self.left_out} of {self.m.size} bytes")
+            out += chunk
+            self.left_out -= len(chunk)
+            self.crc = zlib.crc32(chunk, self.crc)
+        if self.left_out == 0 and self.m.crc is not None and self.crc != self.m.crc:
+            raise ArchiveError("corrupt", "CRC mismatch: the member's bytes are damaged")
+        return bytes(out)
+
+    def close(self) -> None:
+        self.f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+# -- tar ------------------------------------------------------------------------------------------
+def iter_tar(path: str) -> Iterator[tuple[Member, tarfile.TarFile, tarfile.TarInfo]]:
+    """Stream a (gzipped) tar once, in order: each regular member with the open stream, so the
+    caller may read it (small sidecars) before the stream moves on."""
+    try:
+        with tarfile.open(path, "r|*") as tf:
+            for i, ti in enumerate(tf):
+                if ti.isfile():
+                    yield Member(ti.name, ti.size, ti.size, None, i), tf, ti
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
+        if isinstance(e, (FileNotFoundError, PermissionError)):
+            raise ArchiveError("unreadable", f"cannot open archive: {e.strerror}") from None
+        raise ArchiveError("truncated", f"archive damaged or cut short: {e}") from None
+
+
+class _TarCursor:
+    """A forward-only reader over one tar: reading members in archive order costs one pass."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.tf: tarfile.TarFile | None = None
+        self.pos = -1
+
+    def open(self, name: str, index: int | None) -> BinaryIO:
+        """The member's stream, valid until the cursor moves on (the next open). Without its
+        index (a source that did not list the tar this run), the search wraps around once."""
+        if self.tf is None or (index is not None and index <= self.pos):
+            self.restart()
+        for attempt in range(2):
+            assert self.tf is not None
+            started_at = self.pos
+            while True:
+                ti = self.tf.next()  # not `for ti in tf`: each new iterator starts over at member 0
+                if ti is None:
+                    break
+                self.pos += 1
+                if ti.name == name and ti.isfile() and (index is None or self.pos == index):
+                    check_bomb(Member(name, ti.size, os.path.getsize(self.path), None))
+                    return _Guarded(self.tf.extractfile(ti))
+                if index is not None and self.pos > index:
+                    break
+            self.restart()
+            if index is not None or started_at < 0:
+                break
+        raise ArchiveError("vanished", "member no longer in the archive")
+
+    def restart(self) -> None:
+        self.close()
+        self.tf = tarfile.open(self.path, "r|*")
+        self.pos = -1
+
+    def close(self) -> None:
+        if self.tf is not None:
+            self.tf.close()
+            self.tf = None
+
+
+# -- cached handles -------------------------------------------------------------------------------
+class ArchivePool:
+    """Open archive handles, one per archive per thread, so each zip's central directory is parsed
+    once per thread (not once per member) and each tar is walked forward once."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._all: list = []
+        self._lock = threading.Lock()
+        self.salvaged: dict[str, dict[str, Member]] = {}  # zip path -> members found by salvage
+        self.tar_index: dict[str, dict[str, int]] = {}    # tar path -> member name -> index
+
+    def _handles(self) -> dict:
+        h = getattr(self._local, "handles", None)
+        if h is None:
+            h = self._local.handles = {}
+        return h
+
+    def _remember(self, obj):
+        with self._lock:
+            self._all.append(obj)
+        return obj
+
+    def open_member(self, path: str, entry: str) -> BinaryIO:
+        kind = archive_kind(path)
+        handles = self._handles()
+        if kind == "zip":
+            salvaged = self.salvaged.get(path)
+            if salvaged is not None:
+                m = salvaged.get(entry)
+                if m is None:
+                    raise ArchiveError("vanished", "member no longer in the archive")
+                check_bomb(m)
+                return _Inflating(open(path, "rb"), m)
+            try:
+                zf = self._zip(path)
+            except zipfile.BadZipFile:  # cut short: what discovery salvaged, salvaged again
+                self.salvaged[path] = {m.name: m for m in salvage_zip(path)}
+                return self.open_member(path, entry)
+            try:
+                zi = zf.getinfo(entry)
+            except KeyError:
+                raise ArchiveError("vanished", "member no longer in the archive") from None
+            check_bomb(Member(zi.filename, zi.file_size, zi.compress_size, zi.CRC))
+            try:
+                return _Guarded(zf.open(zi))
+            except (zipfile.BadZipFile, NotImplementedError) as e:
+                raise ArchiveError("corrupt", f"member unreadable: {e}") from None
+        if kind == "tar":
+            cur = handles.get(path)
+            if cur is None:
+                cur = handles[path] = self._remember(_TarCursor(path))
+            try:
+                return cur.open(entry, self.tar_index.get(path, {}).get(entry))
+            except (tarfile.TarError, zlib.error, EOFError) as e:
+                cur.close()
+                raise ArchiveError("corrupt", f"archive damaged: {e}") from None
+        raise ArchiveError("unsupported", "not an archive")
+
+    def _zip(self, path: str) -> zipfile.ZipFile:
+        handles = self._handles()
+        zf = handles.get(path)
+        if zf is None:
+            zf = handles[path] = self._remember(zipfile.ZipFile(path))
+        return zf
+
+    def _raw_span(self, path: str, entry: str) -> tuple[BinaryIO, int, int]:
+        """(file, offset, length) of a zip member's stored (still compressed) bytes."""
+        zi = self._zip(path).getinfo(entry)
+        handles = self._handles()
+        f = handles.get(("raw", path))
+        if f is None:
+            f = handles[("raw", path)] = self._remember(open(path, "rb"))
+        f.seek(zi.header_offset)
+        head = f.read(_LOCAL.size)
+        if len(head) < _LOCAL.size or head[:4] != b"PK\x03\x04":
+            raise ArchiveError("corrupt", "bad local header")
+        nlen, xlen = struct.unpack_from("<HH", head, 26)
+        return f, zi.header_offset + _LOCAL.size + nlen + xlen, zi.compress_size
+
+    def raw_equal(self, a: tuple[str, str], b: tuple[str, str], chunk: int = 1 << 20) -> bool:
+        """Whether two zip members' stored bytes are identical (same method and CRC checked by the
+        caller): then their content is identical, proven without inflating either."""
+        try:
+            fa, oa, na = self._raw_span(*a)
+            fb, ob, nb = self._raw_span(*b)
+            if na != nb:
+                return False
+            done = 0
+            while done < na:
+                n = min(chunk, na - done)
+                fa.seek(oa + done)
+                x = fa.read(n)
+                fb.seek(ob + done)
+                if len(x) != n or x != fb.read(n):
+                    return False
+                done += n
+            return True
+        except (OSError, KeyError, zipfile.BadZipFile, struct.error):
+            return False  # anything odd: read it the normal way
+
+    def read_small(self, path: str, entry: str, limit: int = MAX_SMALL_READ) -> bytes:
+        with self.open_member(path, entry) as f:
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise ArchiveError("too-large", f"larger than {limit} bytes: not a sidecar")
+        return data
+
+    def close(self) -> None:
+        with self._lock:
+            for obj in self._all:
+                try:
+                    obj.close()
+                except Exception:  # closing a broken handle must not hide the run's outcome
+                    pass
+            self._all.clear()
+        self._local = threading.local()

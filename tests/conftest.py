@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests' own helpers (photos, tiny_embedder)
+
+
+class Trove:
+    """Runs the real `trove` CLI against one library, in-process (CliRunner) or as a subprocess."""
+
+    def __init__(self, library: Path):
+        self.library = library
+
+    def __call__(self, *args: str, code: int | None = 0):
+        from phototrove.cli import main
+
+        result = CliRunner().invoke(main, ["--library", str(self.library), "--quiet", *args],
+                                    catch_exceptions=False)
+        if code is not None:
+            assert result.exit_code == code, (result.exit_code, result.output, result.stderr)
+        return result
+
+    def json_lines(self, *args: str, code: int | None = 0) -> list[dict]:
+        return [json.loads(line) for line in self(*args, "--json", code=code).stdout.splitlines() if line.strip()]
+
+    def env(self) -> dict:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO / "tests"), str(REPO), env.get("PYTHONPATH", "")])
+        return env
+
+    def popen(self, *args: str, env: dict | None = None) -> subprocess.Popen:
+        """The CLI as a real process; `env` adds variables to the test environment."""
+        return subprocess.Popen([sys.executable, "-m", "phototrove.cli", "--library", str(self.library),
+                                 "--quiet", *args], env={**self.env(), **(env or {})}, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    def run(self, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        p = self.popen(*args, env=env)
+        out, err = p.communicate(timeout=300)
+        return subprocess.CompletedProcess(p.args, p.returncode, out, err)
+
+
+@pytest.fixture
+def trove(tmp_path) -> Trove:
+    return Trove(tmp_path / "library")

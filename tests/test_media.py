@@ -1,0 +1,94 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from phototrove.ingest.media import MediaError, jpeg_end, load_image, probe, read_exif, to_rgb
+from photos import jpeg, pixels, png_bomb
+
+
+def test_jpeg_end_finds_eoi_and_rejects_truncation():
+    data = jpeg(320, 240, seed=3)
+    assert jpeg_end(data) == len(data)
+    assert jpeg_end(data[: len(data) - 2]) is None
+    assert jpeg_end(data[: len(data) // 2]) is None
+    # a motion photo: a video appended after the JPEG's EOI is not part of the image
+    trailer = bytes(np.random.default_rng(1).integers(0, 256, 200_000, dtype=np.uint8))
+    assert jpeg_end(data + trailer) == len(data)
+
+
+def test_jpeg_end_handles_progressive_scans():
+    buf = io.BytesIO()
+    Image.fromarray(pixels(300, 200, seed=5)).save(buf, "JPEG", progressive=True)
+    data = buf.getvalue()
+    assert data.count(b"\xff\xda") > 1  # several scans
+    assert jpeg_end(data) == len(data)
+    assert jpeg_end(data[:-100]) is None
+
+
+def test_exif_date_gps_camera_lens_orientation():
+    data = jpeg(taken="2019:07:04 12:34:56", make="Canon", model="Canon EOS 5D Mark II",
+                lens="EF24-105mm f/4L IS USM", orientation=6, gps=(48.858222, -2.2945), alt=-12.5)
+    exif = read_exif(data)
+    assert exif == {"taken_at": "2019-07-04T12:34:56", "camera": "Canon EOS 5D Mark II",
+                    "lens": "EF24-105mm f/4L IS USM", "orientation": 6,
+                    "lat": pytest.approx(48.858222, abs=1e-6), "lon": pytest.approx(-2.2945, abs=1e-6),
+                    "alt": -12.5}
+
+
+def test_exif_offset_gives_utc_and_make_prefixes_model():
+    exif = read_exif(jpeg(taken="2021:12:31 23:30:00", offset="-05:00", make="FUJIFILM", model="X100V"))
+    assert exif["taken_at"] == "2022-01-01T04:30:00Z"
+    assert exif["camera"] == "FUJIFILM X100V"
+
+
+def test_zero_gps_means_no_location():
+    assert "lat" not in read_exif(jpeg(gps=(0.0, 0.0)))
+
+
+BAD = {
+    "empty": lambda: b"",
+    "not-an-image": lambda: b"hello, I am a text file\n",
+    "truncated": lambda: jpeg(200, 100)[:1500],
+    "too-large": lambda: png_bomb(30000, 30000),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD))
+def test_probe_rejects_bad_files_with_a_kind(kind):
+    with pytest.raises(MediaError) as e:
+        probe(BAD[kind]())
+    assert e.value.kind == kind
+
+
+def test_probe_png_truncated():
+    buf = io.BytesIO()
+    Image.fromarray(pixels(50, 40)).save(buf, "PNG")
+    assert probe(buf.getvalue()).format == "PNG"
+    with pytest.raises(MediaError, match="truncated"):
+        probe(buf.getvalue()[:-30])
+
+
+@pytest.mark.parametrize("mode", ["CMYK", "P", "LA", "RGBA", "I;16", "L", "1"])
+def test_to_rgb_any_mode(mode):
+    src = Image.fromarray(pixels(20, 10)).convert("RGB")
+    if mode == "I;16":
+        im = Image.fromarray((np.asarray(src.convert("L"), dtype=np.uint16) * 257).astype("<u2"))
+        assert im.mode == "I;16"
+    else:
+        im = src.convert(mode)
+    out = to_rgb(im)
+    assert out.mode == "RGB" and out.size == (20, 10)
+    if mode in ("L", "I;16"):  # grey stays grey at the same level
+        assert abs(np.asarray(out, dtype=int)[..., 0].mean() - np.asarray(src.convert("L"), dtype=int).mean()) < 2
+
+
+def test_load_image_applies_orientation_and_draft():
+    data = jpeg(400, 200, orientation=6)  # stored landscape, shown rotated 90 degrees
+    im = load_image(data)
+    assert im.size == (200, 400)
+    small = load_image(data, min_side=50)  # draft decodes at 1/2, 1/4... never below min_side
+    assert small.size == (50, 100)
+    with pytest.raises(MediaError):
+        load_image(jpeg(400, 200)[:900])
