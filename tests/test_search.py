@@ -112,11 +112,12 @@ def test_filters(lib, args, expected, engine, monkeypatch):
     assert names(trove, "red", *args) == expected
 
 
-@pytest.mark.parametrize("overfetch", [0, 400])
+@pytest.mark.parametrize("overfetch", [0, 1, 400])
 def test_filters_run_before_ranking_not_after(lib, overfetch, monkeypatch):
     from phototrove.search import query
 
-    # 0: Chroma runs the `where`; 400: the shortcut over the best unfiltered candidates
+    # 0: Chroma runs the `where`; 400: the shortcut sees every item; 1: the shortcut looks at the 4
+    # best "red" photos, finds no iPhone photo among them and falls back to Chroma's `where`
     monkeypatch.setattr(query, "OVERFETCH", overfetch)
     trove, _ = lib
     # the single best "red" photo taken with an iPhone: a post-filter on the top result would be empty

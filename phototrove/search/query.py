@@ -298,7 +298,7 @@ def query(catalog: Catalog, index: ChromaIndex, col, vector, *, filters: Filters
 
     hits: list[Hit] | None = None
     if where is not None and OVERFETCH:
-        k = max(OVERFETCH, want * 10)
+        k = max(OVERFETCH, want * 4)
         res = ask(k, None)
         got, cut = _take(res, near, min_score, where)
         # enough matches, or every item was looked at (Chroma answers fewer than asked when it holds fewer)
