@@ -23,6 +23,7 @@ EXIT_OK, EXIT_FILE_ERRORS, EXIT_USAGE, EXIT_LIBRARY = 0, 1, 2, 3
 class Context:
     library: Library
     quiet: bool
+    chroma_url: str | None = None
 
     def say(self, message: str) -> None:
         if not self.quiet:
@@ -48,12 +49,15 @@ def emit_json(obj) -> None:
 @click.option("--library", "library", type=click.Path(file_okay=False), envvar="TROVE_LIBRARY",
               help="The library folder trove owns (default: the platform's user data folder; env TROVE_LIBRARY).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or per-file messages.")
+@click.option("--chroma-url", envvar="TROVE_CHROMA_URL", default=None, metavar="URL",
+              help="Use the Chroma server at http://host:port instead of the library's embedded index "
+                   "(env TROVE_CHROMA_URL).")
 @click.version_option(package_name="phototrove")
 @click.pass_context
-def main(ctx: click.Context, library: str | None, quiet: bool) -> None:
+def main(ctx: click.Context, library: str | None, quiet: bool, chroma_url: str | None) -> None:
     """phototrove: find forgotten photos. Reads Takeout exports, Lightroom previews and folders in
     place into one local catalog, and searches them with CLIP."""
-    ctx.obj = Context(Library(library), quiet)
+    ctx.obj = Context(Library(library), quiet, chroma_url)
 
 
 # -- ingest ---------------------------------------------------------------------------------------
@@ -78,6 +82,7 @@ def run_ingest(obj: Context, sources, *, model, no_embed, batch_size, workers, a
     """Crawl each source through every stage under the library's write lock; print a summary.
     `report(catalog, source_id) -> dict` adds a source-specific report (printed by `describe`)."""
     from .crawler import Crawler, DiskFull
+    from .search.index import ChromaIndex, SearchError
 
     embedder = None
     if model and not no_embed:
@@ -94,12 +99,14 @@ def run_ingest(obj: Context, sources, *, model, no_embed, batch_size, workers, a
     summaries = []
     try:
         with obj.catalog() as catalog:
-            crawler = Crawler(catalog, embedder=embedder, batch_size=batch_size, workers=workers,
+            index = None if no_embed else ChromaIndex(
+                obj.library, model=embedder.model_id if embedder else None, spec=model, url=obj.chroma_url)
+            crawler = Crawler(catalog, embedder=embedder, index=index, batch_size=batch_size, workers=workers,
                               show_progress=not obj.quiet, log=obj.say)
             for source in sources:
                 try:
                     summary = crawler.run(source)
-                except DiskFull as e:
+                except (DiskFull, SearchError) as e:
                     fail(str(e))
                 except KeyboardInterrupt:
                     fail("interrupted; everything committed so far is kept: run the same command to continue", 130)
@@ -353,6 +360,311 @@ def recover_lrprev(obj: Context, path, out, catalog, dry_run, as_json) -> None:
                    + (f"; {c['images_without_preview']} catalog images have no preview"
                       if c.get("images_without_preview") else ""))
     sys.exit(EXIT_FILE_ERRORS if summary["errors"] else EXIT_OK)
+
+
+# -- search, index and reports --------------------------------------------------------------------
+def filter_options(f):
+    for opt in reversed((
+        click.option("--from", "date_from", metavar="DATE", help="Taken on or after (2019, 2019-07, 2019-07-14)."),
+        click.option("--to", "date_to", metavar="DATE", help="Taken on or before (the whole day, month or year)."),
+        click.option("--source", "sources", multiple=True, metavar="ID|PATH",
+                     help="Only photos present in this source (its id, kind, or part of its path)."),
+        click.option("--album", "albums", multiple=True, help="In an album whose title contains this (any of several)."),
+        click.option("--camera", "cameras", multiple=True, help="Taken with a camera whose name contains this."),
+        click.option("--keyword", "keywords", multiple=True, help="Tagged with this keyword (any of several)."),
+        click.option("--min-rating", type=click.IntRange(0, 5), default=None, help="Rated at least this."),
+        click.option("--favorite", is_flag=True, help="Only favorites."),
+        click.option("--near", metavar="LAT,LON,KM", help="Taken within KM kilometres of LAT,LON."),
+    )):
+        f = opt(f)
+    return f
+
+
+def output_options(f):
+    f = click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)(f)
+    f = click.option("--min-score", type=float, default=None, help="Drop results below this cosine similarity.")(f)
+    f = click.option("--model", envvar="TROVE_MODEL", default=None,
+                     help="The model to search with (default: the one the library was embedded with).")(f)
+    f = click.option("--json", "as_json", is_flag=True, help="One JSON object per result per line.")(f)
+    f = click.option("--paths", is_flag=True, help="Only the paths, one per line (for piping).")(f)
+    f = click.option("--html", "html_out", type=click.Path(dir_okay=False), default=None,
+                     help="Also write the results as an HTML gallery to this file.")(f)
+    f = click.option("--open", "open_html", is_flag=True, help="Open the HTML gallery in the browser.")(f)
+    return f
+
+
+def _filters(opts: dict):
+    from .search.query import Filters
+
+    return Filters(**{k: opts.pop(k) for k in ("date_from", "date_to", "sources", "albums", "cameras", "keywords",
+                                              "min_rating", "favorite", "near")})
+
+
+def _search_errors(fn):
+    """Search problems are one line: 3 when the index cannot be used, 2 for a bad request."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from .embed import ModelError
+        from .search.index import IndexUnavailable, ModelMismatch, NotIndexed, SearchError
+
+        try:
+            return fn(*args, **kwargs)
+        except (IndexUnavailable, NotIndexed, ModelMismatch) as e:
+            fail(str(e))
+        except (SearchError, ModelError) as e:
+            fail(str(e), EXIT_USAGE)
+    return wrapper
+
+
+def _read_catalog(obj: Context):
+    if not obj.library.exists():
+        fail(f"library {obj.library.root}: nothing indexed yet (run `trove ingest folder PATH --model NAME` first)")
+    return obj.catalog(readonly=True)
+
+
+def _print_hits(obj: Context, catalog, index, col, model_id, hits, *, title, as_json, paths, html_out, open_html):
+    from .search.query import unindexed
+    from .search.report import hit_summary
+
+    behind = unindexed(catalog, model_id)
+    if behind:
+        obj.say(f"note: {behind} embedded photo(s) are not in the index yet; `trove index sync` adds them")
+
+    for rank, hit in enumerate(hits, 1):
+        s = hit_summary(hit.record)
+        if as_json:
+            emit_json({"rank": rank, "score": round(hit.score, 4), "id": hit.photo_id, **s})
+        elif paths:
+            click.echo(s["open_path"])
+        else:
+            click.echo(f"{rank:>4}  {hit.score:6.3f}  {(s['date'] or '-'):<16}  {_cut(s['where'], 24):<24}  {s['shown_path']}")
+    if not hits and not (as_json or paths):
+        obj.say("no matching photos")
+    if html_out:
+        from .search.report import write_gallery
+
+        out = write_gallery(obj.library, catalog, index, col, model_id, html_out, title=title,
+                            hits=[(h.photo_id, h.score) for h in hits], log=obj.say)
+        obj.say(f"gallery: {out}")
+        if open_html:
+            _open(out)
+
+
+def _cut(text: str, n: int) -> str:
+    return text if len(text) <= n else text[:n - 1] + "…"
+
+
+def _open(path) -> None:
+    import webbrowser
+    from pathlib import Path
+
+    webbrowser.open(Path(path).resolve().as_uri())
+
+
+@main.command()
+@click.argument("text", nargs=-1)
+@click.option("--plus", multiple=True, metavar="TEXT", help="Also like this (repeatable; '2:sunset' weighs it twice).")
+@click.option("--minus", multiple=True, metavar="TEXT", help="Unlike this ('beach' --minus 'people').")
+@click.option("--image", "images", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Like this image file (need not be in the library; repeatable).")
+@filter_options
+@output_options
+@click.pass_obj
+@_search_errors
+def search(obj: Context, text, plus, minus, images, model, limit, min_score, as_json, paths, html_out,
+           open_html, **opts) -> None:
+    """Photos that match TEXT (and/or --image FILE), best first.
+
+    Weighted mixes: "2:red car" weighs a term twice; --plus adds terms, --minus subtracts them."""
+    from .search.index import ChromaIndex, SearchError
+    from .search.query import check_model, combine, open_collection, pick_model, query, weighted
+
+    filters = _filters(opts)
+    terms = ([weighted(" ".join(text))] if text else []) + [weighted(t) for t in plus]
+    terms += [(-w, t) for w, t in map(weighted, minus)]
+    if not terms and not images:
+        raise SearchError("nothing to search for: give TEXT or --image FILE (see `trove search --help`)")
+    with _read_catalog(obj) as catalog:
+        import numpy  # noqa: F401  (before the prefetch thread, so the two threads share no import)
+
+        index = ChromaIndex(obj.library, url=obj.chroma_url)
+        model_id, spec = pick_model(catalog, index, model)
+        index.prefetch()  # connect to Chroma while the model loads: the two are the cold start's cost
+        from .embed import load_embedder
+
+        towers = "both" if terms and images else ("image" if images else "text")
+        try:
+            embedder = load_embedder(spec, towers=towers)
+        except RuntimeError as e:  # Python's import lock saw the prefetch thread's imports cross ours
+            if "deadlock" not in str(e):
+                raise
+            index.client  # wait for that thread, then import alone
+            embedder = load_embedder(spec, towers=towers)
+        check_model(catalog, model_id, embedder.model_id)
+        col = open_collection(catalog, index, embedder.model_id)
+        model_id = embedder.model_id
+        parts = []
+        if terms:
+            vecs = embedder.encode_texts([t for _, t in terms])
+            parts += [(w, v) for (w, _), v in zip(terms, vecs)]
+        for path in images:
+            from .ingest.media import MediaError, load_image
+
+            try:
+                with open(path, "rb") as fh:
+                    im = load_image(fh.read(), min_side=embedder.image_size)
+            except (MediaError, OSError) as e:
+                raise SearchError(f"{path}: {e}") from None
+            parts.append((1.0, embedder.encode_images([im])[0]))
+        hits = query(catalog, index, col, combine(parts), filters=filters, limit=limit, min_score=min_score)
+        title = " ".join(text) or ", ".join(os.path.basename(p) for p in images)
+        _print_hits(obj, catalog, index, col, model_id, hits, title=f"search: {title}", as_json=as_json,
+                    paths=paths, html_out=html_out, open_html=open_html)
+
+
+@main.command()
+@click.argument("photo")
+@filter_options
+@output_options
+@click.pass_obj
+@_search_errors
+def similar(obj: Context, photo, model, limit, min_score, as_json, paths, html_out, open_html, **opts) -> None:
+    """Photos that look like PHOTO (a catalog id, a content-hash prefix or a path). No model runs."""
+    from .search.index import ChromaIndex, NotIndexed
+    from .search.query import open_collection, pick_model, query, resolve_photo
+
+    filters = _filters(opts)
+    with _read_catalog(obj) as catalog:
+        index = ChromaIndex(obj.library, url=obj.chroma_url)
+        pid = resolve_photo(catalog, photo)
+        model_id, _spec = pick_model(catalog, index, model)
+        if not model_id:
+            raise NotIndexed(f"the library has no embeddings for model {model!r} (it has: "
+                             f"{', '.join(catalog.embedding_models())})")
+        vector = catalog.embedding(pid, model_id)
+        if vector is None:
+            raise NotIndexed(f"photo {photo!r} has no {model_id} embedding yet (run `trove ingest` with --model)")
+        col = open_collection(catalog, index, model_id)
+        hits = query(catalog, index, col, vector, filters=filters, limit=limit, min_score=min_score, exclude={pid})
+        _print_hits(obj, catalog, index, col, model_id, hits, title=f"like photo {pid}", as_json=as_json,
+                    paths=paths, html_out=html_out, open_html=open_html)
+
+
+@main.group("index")
+def index_group() -> None:
+    """The vector index (ChromaDB): rebuild or catch up from the catalog's stored embeddings."""
+
+
+@index_group.command("rebuild")
+@click.option("--model", "models", multiple=True, help="Only this model id (default: every model).")
+@click.pass_obj
+@_search_errors
+def index_rebuild(obj: Context, models) -> None:
+    """Drop and re-create the collections from the catalog's embeddings (no model runs)."""
+    _with_index_lock(obj, lambda catalog, index: index.rebuild(catalog, list(models) or None,
+                                                               show_progress=not obj.quiet), "rebuilt")
+
+
+@index_group.command("sync")
+@click.pass_obj
+@_search_errors
+def index_sync(obj: Context) -> None:
+    """Send embeddings the index lacks and drop photos that are gone (what `ingest` does last)."""
+    _with_index_lock(obj, lambda catalog, index: {"all": index.sync(catalog, show_progress=not obj.quiet)}, "sent")
+
+
+def _with_index_lock(obj: Context, work, verb: str) -> None:
+    """Run `work(catalog, index)` under the library's write lock; print one line per model."""
+    from .search.index import ChromaIndex, NotIndexed
+
+    if not obj.library.exists():
+        raise NotIndexed(f"library {obj.library.root}: nothing to index yet")
+    try:
+        obj.library.lock()
+    except LibraryBusy as e:
+        fail(str(e))
+    try:
+        with obj.catalog() as catalog:
+            if not catalog.embedding_models():
+                raise NotIndexed("the catalog holds no embeddings yet: run `trove ingest ... --model NAME`")
+            index = ChromaIndex(obj.library, url=obj.chroma_url)
+            for model_id, n in work(catalog, index).items():
+                click.echo(f"{verb} {n} photo(s)" + ("" if model_id == "all" else f" for model {model_id}")
+                           + (f"; removed {index.removed} gone" if index.removed else ""))
+    finally:
+        obj.library.unlock()
+
+
+@main.group(invoke_without_command=True)
+@filter_options
+@click.option("--limit", type=click.IntRange(1, 100000), default=200, show_default=True,
+              help="At most this many photos (each inlines its thumbnail and its neighbours').")
+@click.option("--model", envvar="TROVE_MODEL", default=None, help="Model for 'more like this'.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the page (default: <library>/reports/gallery.html).")
+@click.option("--open", "open_html", is_flag=True, help="Open it in the browser.")
+@click.pass_context
+@_search_errors
+def report(ctx: click.Context, limit, model, out, open_html, **opts) -> None:
+    """An HTML gallery of the library (newest first; filters as for search) with "more like this"."""
+    if ctx.invoked_subcommand:
+        return
+    obj: Context = ctx.obj
+    from .search.index import ChromaIndex
+    from .search.query import build_where, open_collection, pick_model
+    from .search.report import filtered_photo_ids, write_gallery
+
+    filters = _filters(opts)
+    with _read_catalog(obj) as catalog:
+        index = ChromaIndex(obj.library, url=obj.chroma_url)
+        col = model_id = None
+        if catalog.embedding_models():
+            model_id, _spec = pick_model(catalog, index, model)
+            col = open_collection(catalog, index, model_id)
+        where = build_where(catalog, filters)
+        ids = filtered_photo_ids(catalog, index, col, where, filters, limit)
+        path = write_gallery(obj.library, catalog, index, col, model_id,
+                             out or obj.library.root / "reports" / "gallery.html",
+                             title="phototrove", hits=[(pid, None) for pid in ids], log=obj.say)
+    click.echo(str(path))
+    if open_html:
+        _open(path)
+
+
+@report.command("duplicates")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.95, show_default=True,
+              help="Cosine similarity at or above which two photos count as near-duplicates.")
+@click.option("--model", envvar="TROVE_MODEL", default=None)
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the page (default: <library>/reports/duplicates.html).")
+@click.option("--json", "as_json", is_flag=True, help="Print the groups as JSON lines instead of a summary.")
+@click.option("--open", "open_html", is_flag=True, help="Open it in the browser.")
+@click.pass_obj
+@_search_errors
+def report_duplicates(obj: Context, threshold, model, out, as_json, open_html) -> None:
+    """Groups of identical copies and near-duplicates, with sizes and every location."""
+    from .search.index import ChromaIndex, NotIndexed
+    from .search.query import open_collection, pick_model
+    from .search.report import find_duplicates, write_duplicates
+
+    with _read_catalog(obj) as catalog:
+        index = ChromaIndex(obj.library, url=obj.chroma_url)
+        model_id, _spec = pick_model(catalog, index, model)
+        if not model_id:
+            raise NotIndexed(f"the library has no embeddings for model {model!r}")
+        col = open_collection(catalog, index, model_id)
+        groups = find_duplicates(catalog, index, col, model_id, threshold)
+        path = write_duplicates(obj.library, catalog, out or obj.library.root / "reports" / "duplicates.html",
+                                groups, threshold=threshold, log=obj.say)
+        if as_json:
+            for g in groups:
+                emit_json(g)
+        else:
+            click.echo(f"{len(groups)} group(s) of duplicates: {path}")
+    if open_html:
+        _open(path)
 
 
 def _human(n: int) -> str:

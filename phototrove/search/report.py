@@ -1,0 +1,272 @@
+"""Static HTML pages: a gallery (search results or the library) with a lightbox and precomputed
+"more like this", and a duplicates report. One self-contained file each: thumbnails are inlined as
+data: URIs, CSS and JS are inlined, nothing is fetched, so the page works from file:// offline.
+
+Everything that comes from files (names, paths, titles, keywords, albums) is escaped: server-side with
+html.escape, and the lightbox script only ever assigns textContent. A Content-Security-Policy that
+allows just this page's own script (by hash) backs that up.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from ..catalog import Catalog
+from .index import ChromaIndex
+from .thumbs import ensure_thumbs
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+# -- what a result shows ------------------------------------------------------------------------------
+def hit_summary(rec: dict) -> dict:
+    """Display fields of a photo record (catalog.photo_record)."""
+    present = [loc for loc in rec["locations"] if loc["state"] == "ok"] or rec["locations"]
+    shown = [_loc_text(loc) for loc in present]
+    plain = [loc["path"] for loc in present if not loc.get("entry")]
+    source = present[0]["source"] if present else ""
+    where = ", ".join(rec["albums"][:2]) if rec["albums"] else (
+        f"{source}:{os.path.basename(os.path.dirname(present[0]['path']))}" if present else "")
+    place = f"{rec['lat']:.5f}, {rec['lon']:.5f}" if rec.get("lat") is not None and rec.get("lon") is not None else None
+    return {
+        "hash": rec["hash"], "date": _date(rec.get("taken_at")), "taken_at": rec.get("taken_at"),
+        "where": where, "shown_path": shown[0] if shown else "", "open_path": plain[0] if plain else (shown[0] if shown else ""),
+        "paths": shown, "albums": rec["albums"], "keywords": rec["keywords"], "people": rec.get("people", []),
+        "camera": rec.get("camera"), "lens": rec.get("lens"), "place": place, "rating": rec.get("rating"),
+        "favorite": bool(rec.get("favorite")), "title": rec.get("title"), "description": rec.get("description"),
+        "size": rec.get("size"), "width": rec.get("width"), "height": rec.get("height"),
+    }
+
+
+def _loc_text(loc: dict) -> str:
+    return f"{loc['path']}!{loc['entry']}" if loc.get("entry") else loc["path"]
+
+
+def _date(taken_at: str | None) -> str | None:
+    if not taken_at:
+        return None
+    return taken_at[:16].replace("T", " ")
+
+
+def _human(n: int | None) -> str:
+    if n is None:
+        return "?"
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+# -- choosing the library gallery's photos ------------------------------------------------------------
+def filtered_photo_ids(catalog: Catalog, index: ChromaIndex, col, where: dict | None, filters, limit: int) -> list[int]:
+    """Present photos, newest first; filters run in Chroma's `where` like a search's do."""
+    from .index import SearchError
+    from .query import haversine_km
+
+    if where is None:
+        rows = catalog.db.execute(
+            "SELECT p.id FROM photos p WHERE p.media='image' AND EXISTS (SELECT 1 FROM locations l "
+            "WHERE l.photo_id=p.id AND l.state='ok') ORDER BY p.taken_at IS NULL, p.taken_at DESC, p.id DESC LIMIT ?",
+            (limit,)).fetchall()
+        return [r[0] for r in rows]
+    if col is None:
+        raise SearchError("filters need the vector index, and nothing is indexed yet")
+    got = index._call("filtering", col.get, where=where, include=["metadatas"])
+    near = filters.near_point()
+    metas = [m for m in got["metadatas"]
+             if not near or (m.get("lat") is not None and haversine_km(near[0], near[1], m["lat"], m["lon"]) <= near[2])]
+    metas.sort(key=lambda m: (m.get("t") is None, -(m.get("t") or 0), -m["pid"]))
+    ids = [int(m["pid"]) for m in metas]
+    present = {r[0] for r in catalog.db.execute(
+        "SELECT DISTINCT photo_id FROM locations WHERE state='ok' AND photo_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(ids),))}
+    return [pid for pid in ids if pid in present][:limit]
+
+
+# -- the gallery --------------------------------------------------------------------------------------
+def write_gallery(library, catalog: Catalog, index: ChromaIndex, col, model_id: str | None, out, *, title: str,
+                  hits: list[tuple[int, float | None]], k: int = 6,
+                  log: Callable[[str], None] = lambda m: None) -> Path:
+    from .query import neighbours as nearest
+
+    ids = [pid for pid, _ in hits]
+    near = nearest(catalog, index, col, ids, model_id, k) if col is not None and ids else {}
+    extra = [n for pid in ids for n, _ in near.get(pid, []) if n not in set(ids)]
+    extra = list(dict.fromkeys(extra))
+    thumbs = ensure_thumbs(library, catalog, ids + extra, log=log)
+    uris = {pid: _data_uri(p) for pid, p in thumbs.items()}
+    records = {pid: hit_summary(catalog.photo_record(pid)) for pid in ids + extra}
+    scores = dict(hits)
+
+    tiles = []
+    for rank, pid in enumerate(ids, 1):
+        s = records[pid]
+        name = os.path.basename(s["shown_path"]) or s["hash"][:12]
+        score = scores.get(pid)
+        caption = [f'<span class="score">{score:.3f}</span>' if score is not None else "",
+                   f'<span class="date">{_e(s["date"] or "")}</span>',
+                   f'<span class="name">{_e(name)}</span>']
+        tiles.append(
+            f'<figure class="tile" id="p{pid}" data-id="{pid}">'
+            f'<a href="#photo-{pid}" title="{_e(s["shown_path"])}">{_img(uris.get(pid), name)}</a>'
+            f'<figcaption>{"".join(caption)}</figcaption></figure>')
+    data = {
+        "photos": {str(pid): {**_lightbox_fields(records[pid]), "score": scores.get(pid),
+                              **({"thumb": uris.get(pid)} if pid not in scores else {})}
+                   for pid in ids + extra},
+        "near": {str(pid): [[n, round(sc, 4)] for n, sc in near.get(pid, [])] for pid in ids},
+    }
+    subtitle = f"{len(ids)} photo(s)" + (f" · model {model_id}" if model_id else "") + \
+        f" · made {datetime.now().strftime('%Y-%m-%d %H:%M')}"
+    body = f'<main class="grid">{"".join(tiles)}</main>' if tiles else '<p class="empty">No photos.</p>'
+    return _write_page(out, title=title, subtitle=subtitle, body=body, data=data)
+
+
+def _lightbox_fields(s: dict) -> dict:
+    rows = [("date", s["taken_at"]), ("place", s["place"]), ("camera", s["camera"]), ("lens", s["lens"]),
+            ("title", s["title"]), ("description", s["description"]),
+            ("albums", ", ".join(s["albums"])), ("keywords", ", ".join(s["keywords"])),
+            ("people", ", ".join(s["people"])),
+            ("rating", "★" * s["rating"] if s["rating"] else None), ("favorite", "yes" if s["favorite"] else None),
+            ("size", f"{s['width']}×{s['height']}, {_human(s['size'])}" if s["width"] else _human(s["size"])),
+            ("hash", s["hash"][:16])]
+    return {"name": os.path.basename(s["shown_path"]) or s["hash"][:12], "date": s["date"],
+            "meta": [[k, str(v)] for k, v in rows if v], "paths": s["paths"],
+            "open": Path(s["open_path"]).as_uri() if s["open_path"] and os.path.isabs(s["open_path"])
+            and s["open_path"] in s["paths"] else None}
+
+
+# -- duplicates ---------------------------------------------------------------------------------------
+def find_duplicates(catalog: Catalog, index: ChromaIndex, col, model_id: str, threshold: float,
+                    k: int = 10) -> list[dict]:
+    """Groups of near-duplicates (embeddings within `threshold` cosine similarity, joined transitively)
+    and photos whose identical bytes sit in several places."""
+    import numpy as np
+
+    rows = catalog.db.execute(
+        "SELECT e.photo_id, e.dtype, e.vector FROM embeddings e WHERE e.model=? AND e.indexed=1 AND EXISTS "
+        "(SELECT 1 FROM locations l WHERE l.photo_id=e.photo_id AND l.state='ok') ORDER BY e.photo_id",
+        (model_id,)).fetchall()
+    parent = {r[0]: r[0] for r in rows}
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    best: dict[int, float] = {}
+    total = index._call("counting", col.count)
+    for i in range(0, len(rows), 256):
+        chunk = rows[i:i + 256]
+        vecs = np.stack([np.frombuffer(r[2], dtype="<f4" if r[1] == "float32" else "<f2") for r in chunk]).astype(np.float32)
+        res = index._call("the duplicate query", col.query, query_embeddings=vecs, n_results=min(total, k + 1),
+                          include=["distances", "metadatas"])
+        for (pid, _, _), metas, dists in zip(chunk, res["metadatas"], res["distances"]):
+            for m, d in zip(metas, dists):
+                other, sim = int(m["pid"]), 1.0 - float(d)
+                if other == pid or other not in parent or sim < threshold:
+                    continue
+                a, b = root(pid), root(other)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+                key = min(pid, other)
+                best[key] = min(best.get(key, 1.0), sim)
+    groups: dict[int, list[int]] = {}
+    for pid in parent:
+        groups.setdefault(root(pid), []).append(pid)
+    out = []
+    for members in groups.values():
+        if len(members) > 1:
+            out.append(_group(catalog, "near-duplicates", members))
+    grouped = {p for ms in groups.values() if len(ms) > 1 for p in ms}
+    for (pid,) in catalog.db.execute(
+            "SELECT photo_id FROM locations WHERE state='ok' AND photo_id IS NOT NULL GROUP BY photo_id "
+            "HAVING count(*) > 1 ORDER BY photo_id"):
+        if pid not in grouped:
+            out.append(_group(catalog, "identical copies", [pid]))
+    out.sort(key=lambda g: -g["bytes"])
+    return out
+
+
+def _group(catalog: Catalog, kind: str, members: list[int]) -> dict:
+    photos = []
+    for pid in members:
+        rec = catalog.photo_record(pid)
+        photos.append({"id": pid, "hash": rec["hash"], "size": rec["size"], "width": rec["width"],
+                       "height": rec["height"], "taken_at": rec["taken_at"],
+                       "locations": [_loc_text(loc) for loc in rec["locations"] if loc["state"] == "ok"]})
+    photos.sort(key=lambda p: (-(p["width"] or 0) * (p["height"] or 0), -p["size"], p["id"]))
+    return {"kind": kind, "photos": photos,
+            "bytes": sum(p["size"] * len(p["locations"]) for p in photos),
+            "reclaimable": sum(p["size"] * len(p["locations"]) for p in photos) - photos[0]["size"]}
+
+
+def write_duplicates(library, catalog: Catalog, out, groups: list[dict], *, threshold: float,
+                     log: Callable[[str], None] = lambda m: None) -> Path:
+    ids = [p["id"] for g in groups for p in g["photos"]]
+    uris = {pid: _data_uri(p) for pid, p in ensure_thumbs(library, catalog, ids, log=log).items()}
+    sections = []
+    for n, g in enumerate(groups, 1):
+        members = []
+        for p in g["photos"]:
+            locs = "".join(f"<li>{_e(loc)}</li>" for loc in p["locations"])
+            dims = f'{p["width"]}×{p["height"]}, ' if p["width"] else ""
+            members.append(
+                f'<figure class="tile dup" id="p{p["id"]}">{_img(uris.get(p["id"]), p["hash"][:12])}'
+                f'<figcaption><span class="size">{dims}{_human(p["size"])}</span> '
+                f'<span class="date">{_e(_date(p["taken_at"]) or "")}</span><ul class="locs">{locs}</ul>'
+                f'</figcaption></figure>')
+        copies = sum(len(p["locations"]) for p in g["photos"])
+        sections.append(
+            f'<section class="group"><h2>{n}. {_e(g["kind"])}: {len(g["photos"])} photo(s) in {copies} place(s), '
+            f'{_human(g["bytes"])}, {_human(g["reclaimable"])} reclaimable</h2>'
+            f'<div class="grid">{"".join(members)}</div></section>')
+    subtitle = (f"{len(groups)} group(s) · near-duplicates at cosine similarity ≥ {threshold:g} · "
+                f"made {datetime.now().strftime('%Y-%m-%d %H:%M')}")
+    body = "".join(sections) or '<p class="empty">No duplicates found.</p>'
+    return _write_page(out, title="phototrove: duplicates", subtitle=subtitle, body=body, data={"photos": {}, "near": {}})
+
+
+# -- page assembly ------------------------------------------------------------------------------------
+def _e(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _img(uri: str | None, alt: str) -> str:
+    if uri is None:
+        return f'<div class="nothumb">{_e(alt)}<br>(no preview)</div>'
+    return f'<img src="{uri}" alt="{_e(alt)}">'
+
+
+def _data_uri(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _write_page(out, *, title: str, subtitle: str, body: str, data: dict) -> Path:
+    css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
+    js = (TEMPLATES / "report.js").read_text(encoding="utf-8")
+    page = (TEMPLATES / "page.html").read_text(encoding="utf-8")
+    # JSON inside <script>: ensure_ascii plus escaped <, >, & cannot close the element or start markup
+    blob = json.dumps(data, ensure_ascii=True, separators=(",", ":")).replace("<", "\\u003c") \
+        .replace(">", "\\u003e").replace("&", "\\u0026")
+    script_hash = base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode("ascii")
+    values = {"TITLE": _e(title), "SUBTITLE": _e(subtitle), "CSS": css, "SCRIPT_HASH": script_hash,
+              "BODY": body, "DATA": blob, "JS": js}
+    page = re.sub(r"\{\{([A-Z_]+)\}\}", lambda m: values[m.group(1)], page)  # one pass: values are never re-scanned
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, out)
+    return out
