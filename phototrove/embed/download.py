@@ -29,6 +29,11 @@ def fetch(repo: str, files: list[str], *, progress: bool = True) -> Path:
                          f"elsewhere (`huggingface-cli download {repo}`) and pass --model <that folder>") from None
     missing = [f for f in files if not (folder / f).exists() and not f.endswith("special_tokens_map.json")]
     if missing:
+        from huggingface_hub import constants
+
+        if constants.HF_HUB_OFFLINE:  # offline, snapshot_download hands back whatever is cached
+            raise ModelError(f"cannot download model {repo} (only partly cached: {', '.join(missing)} missing, "
+                             "and HF_HUB_OFFLINE is set); run once online, or pass --model <a local copy>")
         raise ModelError(f"model {repo} lacks {', '.join(missing)}: not a usable model repository")
     return folder
 
