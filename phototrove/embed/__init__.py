@@ -21,6 +21,10 @@ class ModelError(Exception):
     """A model that cannot be found, fetched or loaded."""
 
 
+class ModelUnavailable(ModelError):
+    """A known model that cannot be had right now (offline, not cached, network down)."""
+
+
 def apple_silicon() -> bool:
     return sys.platform == "darwin" and platform.machine() == "arm64"
 

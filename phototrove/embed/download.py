@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import ModelError
+from . import ModelError, ModelUnavailable
 
 
 def fetch(repo: str, files: list[str], *, progress: bool = True) -> Path:
@@ -25,14 +25,14 @@ def fetch(repo: str, files: list[str], *, progress: bool = True) -> Path:
     try:
         folder = Path(snapshot_download(repo, allow_patterns=files))
     except Exception as e:  # network, auth, missing repo, offline mode: all end the same way
-        raise ModelError(f"cannot download model {repo} ({_reason(e)}); check the network, or download it "
+        raise ModelUnavailable(f"cannot download model {repo} ({_reason(e)}); check the network, or download it "
                          f"elsewhere (`huggingface-cli download {repo}`) and pass --model <that folder>") from None
     missing = [f for f in files if not (folder / f).exists() and not f.endswith("special_tokens_map.json")]
     if missing:
         from huggingface_hub import constants
 
         if constants.HF_HUB_OFFLINE:  # offline, snapshot_download hands back whatever is cached
-            raise ModelError(f"cannot download model {repo} (only partly cached: {', '.join(missing)} missing, "
+            raise ModelUnavailable(f"cannot download model {repo} (only partly cached: {', '.join(missing)} missing, "
                              "and HF_HUB_OFFLINE is set); run once online, or pass --model <a local copy>")
         raise ModelError(f"model {repo} lacks {', '.join(missing)}: not a usable model repository")
     return folder
@@ -54,6 +54,16 @@ def cached_snapshot(repo: str, files: list[str]) -> Path | None:
             return None  # files from two revisions: let snapshot_download sort it out
         folder = here
     return folder
+
+
+def cached_towers(repo: str, backend: str) -> list[str]:
+    """Which towers of `repo` are in the local cache, for `backend`'s file layout."""
+    from .models import files_for
+
+    try:
+        return [t for t in ("image", "text") if cached_snapshot(repo, files_for(backend, t)) is not None]
+    except Exception:  # an unreadable cache is an empty one
+        return []
 
 
 def cache_report() -> dict[str, dict]:
