@@ -6,6 +6,7 @@ markers, a PNG's IEND, ...) instead of decoding every pixel.
 """
 from __future__ import annotations
 
+import bisect
 import io
 import logging
 import re
@@ -93,6 +94,7 @@ def jpeg_end(data: bytes | memoryview) -> int | None:
     n = len(data)
     if n < 4 or data[0] != 0xFF or data[1] != 0xD8:
         return None
+    markers: list[int] | None = None
     pos = 2
     while pos + 2 <= n:
         if data[pos] != 0xFF:
@@ -110,11 +112,26 @@ def jpeg_end(data: bytes | memoryview) -> int | None:
             return None
         pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
         if marker == 0xDA:  # start of scan: skip the entropy-coded data to the next marker
-            m = _JPEG_MARKER.search(data, pos)
-            if m is None:
+            if markers is None:
+                markers = _marker_positions(data)
+            i = bisect.bisect_left(markers, pos)
+            if i == len(markers):
                 return None
-            pos = m.end() - 2
+            pos = markers[i]
     return None
+
+
+def _marker_positions(data: bytes | memoryview) -> list[int]:
+    """Offsets of every 0xFF that starts a real marker (the last of a run of fill bytes), found
+    with numpy in one pass: a regex search is ~20x slower on photos whose scan data holds many
+    stuffed 0xFF 0x00 pairs (~90 ms on a 3 MB 12 MP JPEG)."""
+    import numpy as np
+
+    arr = np.frombuffer(data, dtype=np.uint8)
+    ff = np.flatnonzero(arr[:-1] == 0xFF)
+    nxt = arr[ff + 1]
+    real = (nxt != 0x00) & (nxt != 0xFF) & ((nxt < 0xD0) | (nxt > 0xD7))
+    return ff[real].tolist()
 
 
 def complete(fmt: str, data: bytes | memoryview) -> bool:
