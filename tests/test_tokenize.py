@@ -53,3 +53,20 @@ def test_siglip_pads_to_full_length():
     assert ids.shape == (2, 64) and tok.pad_id == 0
     assert (ids[0] == 0).sum() > (ids[1] == 0).sum() > 0
     assert np.isin(1, ids[0])  # </s> appended
+
+
+def test_canonicalize_cleaning_from_the_export_config(tmp_path):
+    """SigLIP exports ask for open_clip's "canonicalize" cleaning in config.json's text_cfg."""
+    import shutil
+
+    from phototrove.embed.onnx_backend import OnnxEmbedder
+
+    src = model_dir("onnx", "siglip-tiny")
+    shutil.copytree(src, tmp_path / "m")
+    cfg = json.loads((src / "config.json").read_text())
+    cfg["text_cfg"]["tokenizer_kwargs"] = {"clean": "canonicalize"}
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    plain = OnnxEmbedder(src, towers="text")
+    clean = OnnxEmbedder(tmp_path / "m", towers="text")
+    assert (clean._tokenizer(["A dog, on the_beach!!"]) == plain._tokenizer(["a dog on the beach"])).all()
+    assert not (plain._tokenizer(["A dog, on the_beach!!"]) == plain._tokenizer(["a dog on the beach"])).all()

@@ -46,9 +46,11 @@ def pick_backend(backend: str) -> str:
     return "mlx" if apple_silicon() and mlx_available() else "onnx"
 
 
-def load_embedder(spec: str, *, towers: str = "both", backend: str = "auto", dtype: str = "float32",
+def load_embedder(spec: str, *, towers: str = "both", backend: str = "auto", dtype: str | None = None,
                   progress: bool = True) -> Embedder:
-    """An embedder for `spec` with only `towers` ("both", "image" or "text") loaded."""
+    """An embedder for `spec` with only `towers` ("both", "image" or "text") loaded. `dtype` is the
+    MLX compute precision (float32, float16, bfloat16; default env TROVE_MLX_DTYPE or float32)."""
+    dtype = dtype or os.environ.get("TROVE_MLX_DTYPE") or "float32"
     if towers not in ("both", "image", "text"):
         raise ValueError(f"towers must be both, image or text, not {towers!r}")
     if ":" in spec and not spec.startswith(("/", ".", "~")) and "/" not in spec.split(":", 1)[0] \

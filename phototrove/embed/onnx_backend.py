@@ -110,8 +110,10 @@ class OnnxEmbedder(Embedder):
                 raise ModelError(f"{self.folder} has no text tower (textual/model.onnx)")
             from .tokenize import TextTokenizer
 
-            ctx = self.config.get("text_cfg", {}).get("context_length")
-            self._tokenizer = TextTokenizer.from_dir(self.folder / "textual", context_length=ctx)
+            text_cfg = self.config.get("text_cfg", {})
+            clean = (text_cfg.get("tokenizer_kwargs") or {}).get("clean")
+            self._tokenizer = TextTokenizer.from_dir(self.folder / "textual", context_length=text_cfg.get("context_length"),
+                                                     clean=clean)
             self._textual = _Tower(self.folder / "textual" / "model.onnx", threads)
         if not self.dim:  # no config: ask the graph
             tower = self._visual or self._textual

@@ -8,18 +8,29 @@ trained on max-length padding and pools the last position, so padding is part of
 from __future__ import annotations
 
 import json
+import string
 from pathlib import Path
 from typing import Sequence
 
 
+_PUNCTUATION = str.maketrans("", "", string.punctuation)
+
+
+def canonicalize(text: str) -> str:
+    """open_clip's "canonicalize" cleaning (used by SigLIP exports): no punctuation, lower case,
+    single spaces."""
+    text = text.replace("_", " ").translate(_PUNCTUATION).lower()
+    return " ".join(text.split())
+
+
 class TextTokenizer:
     def __init__(self, tokenizer_json: str | Path, *, context_length: int, pad_token: str | None = None,
-                 pad_id: int | None = None, lowercase: bool = False):
+                 pad_id: int | None = None, clean: str | None = None):
         from tokenizers import Tokenizer
 
         self.tok = Tokenizer.from_file(str(tokenizer_json))
         self.context_length = context_length
-        self.lowercase = lowercase
+        self.clean = clean
         if pad_id is None:
             pad_id = self.tok.token_to_id(pad_token) if pad_token else None
             if pad_id is None:
@@ -30,7 +41,8 @@ class TextTokenizer:
         self.tok.enable_padding(length=context_length, pad_id=pad_id, pad_token=pad_token or "<pad>")
 
     @classmethod
-    def from_dir(cls, folder: str | Path, *, context_length: int | None = None) -> "TextTokenizer":
+    def from_dir(cls, folder: str | Path, *, context_length: int | None = None,
+                 clean: str | None = None) -> "TextTokenizer":
         """A folder with tokenizer.json and (optionally) tokenizer_config.json / special_tokens_map.json."""
         folder = Path(folder)
         cfg: dict = {}
@@ -46,7 +58,7 @@ class TextTokenizer:
             if context_length > 100_000:  # transformers' "unlimited" sentinel
                 context_length = 77
         # lower-casing, if any, is the tokenizer.json normalizer's job (as in transformers' fast tokenizers)
-        return cls(folder / "tokenizer.json", context_length=context_length, pad_token=pad)
+        return cls(folder / "tokenizer.json", context_length=context_length, pad_token=pad, clean=clean)
 
     def encode(self, texts: Sequence[str]):
         """(ids, attention_mask), both (n, context_length) int64."""
@@ -54,7 +66,8 @@ class TextTokenizer:
 
         if isinstance(texts, str):
             texts = [texts]
-        texts = [t.lower() if self.lowercase else t for t in texts]
+        if self.clean == "canonicalize":
+            texts = [canonicalize(t) for t in texts]
         encs = self.tok.encode_batch(list(texts))
         shape = (len(texts), self.context_length)
         return (np.asarray([e.ids for e in encs], dtype=np.int64).reshape(shape),
