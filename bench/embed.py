@@ -8,7 +8,8 @@ Prints one JSON object per line:
                store) on generated 12 MP JPEGs, in a fresh library
   naive        images/s of a loop like the original hack's: full-size decode, one image per forward
                pass, one INSERT + commit per image
-  summary      the two ratios the issue sets targets for: ingest/model_only >= 0.75, ingest/naive >= 3
+  summary      the two ratios the issue sets targets for: ingest/model_only >= 0.75, ingest/naive >= 3,
+               and model_only/naive, the most ingest/naive can be on this machine
 Nothing is downloaded: the model is built by bench/vitb32.py, the photos are generated here.
 """
 from __future__ import annotations
@@ -138,8 +139,11 @@ def main() -> None:
     emit(bench="embed", case="model_only", backend="onnx", batch=args.batch, images=args.batch * n_batches,
          runs=[round(r, 2) for r in runs], images_per_s=round(a, 2))
     c = naive(model_dir, photos[:args.naive])
+    # model_only_over_naive bounds ingest_over_naive: ingest cannot beat the model alone, so where
+    # the model dominates the naive loop (slow GEMM, fast decode) the 3x target is out of reach
     emit(bench="embed", case="summary", ingest_over_model_only=round(b / a, 3), ingest_over_naive=round(b / c, 2),
-         targets_met=bool(b >= 0.75 * a and b >= 3 * c))
+         model_only_over_naive=round(a / c, 2), target_model_only_met=bool(b >= 0.75 * a),
+         target_naive_met=bool(b >= 3 * c))
 
 
 if __name__ == "__main__":
