@@ -83,6 +83,7 @@ def run_ingest(obj: Context, sources, *, model, no_embed, batch_size, workers, a
                vector_dtype="float32") -> None:
     """Crawl each source through every stage under the library's write lock; print a summary."""
     from .crawler import Crawler, DiskFull
+    from .embed import ModelError
 
     embedder, skipped = None, None
     if not no_embed:
@@ -101,6 +102,8 @@ def run_ingest(obj: Context, sources, *, model, no_embed, batch_size, workers, a
                     summary = crawler.run(source)
                 except DiskFull as e:
                     fail(str(e))
+                except ModelError as e:  # the model, loading while the catalog stages ran, failed
+                    fail(f"{e} (the catalog stages' work is kept)", EXIT_USAGE)
                 except KeyboardInterrupt:
                     fail("interrupted; everything committed so far is kept: run the same command to continue", 130)
                 summaries.append({"source": source.root, "kind": source.kind, **summary.counts,
@@ -225,7 +228,7 @@ def load_image_embedder(obj: Context, model: str | None, backend: str):
 
     try:
         return load_embedder(model or DEFAULT_MODEL, towers="image", backend=backend,
-                             progress=not obj.quiet), None
+                             progress=not obj.quiet, background=True), None
     except ModelUnavailable as e:
         return None, (f"{e}. Run the same command again when the model can be had (embedding continues "
                       "where it stopped), or pass --no-embed")

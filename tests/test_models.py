@@ -114,3 +114,21 @@ def test_auto_backend_is_onnx_off_apple_silicon(monkeypatch):
 def test_plugin_hook_still_works():
     e = load_embedder("embed_plugin:make")
     assert e.model_id == "plugin-tiny"
+
+
+def test_background_loading(tmp_path):
+    from PIL import Image
+
+    e = load_embedder(str(model_dir("onnx", "clip-tiny")), towers="image", background=True)
+    assert e.model_id == "clip-tiny"  # known before the weights are loaded
+    red = [Image.new("RGB", (50, 40), "red")]
+    inline = load_embedder(str(model_dir("onnx", "clip-tiny")), towers="image")
+    assert cosines(e.encode_images(red), inline.encode_images(red)).min() > 0.99999
+    # a load that fails in the thread fails at first use, as a ModelError
+    broken = tmp_path / "broken"
+    shutil.copytree(model_dir("onnx", "clip-tiny"), broken)
+    (broken / "visual" / "model.onnx").write_bytes(b"not an onnx graph")
+    e = load_embedder(str(broken), towers="image", background=True)
+    assert e.model_id == "broken"
+    with pytest.raises(ModelError, match="cannot load"):
+        e.encode_pixels(np.zeros((1, 3, 224, 224), np.float32))

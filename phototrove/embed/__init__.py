@@ -47,9 +47,13 @@ def pick_backend(backend: str) -> str:
 
 
 def load_embedder(spec: str, *, towers: str = "both", backend: str = "auto", dtype: str | None = None,
-                  progress: bool = True) -> Embedder:
+                  progress: bool = True, background: bool = False) -> Embedder:
     """An embedder for `spec` with only `towers` ("both", "image" or "text") loaded. `dtype` is the
-    MLX compute precision (float32, float16, bfloat16; default env TROVE_MLX_DTYPE or float32)."""
+    MLX compute precision (float32, float16, bfloat16; default env TROVE_MLX_DTYPE or float32).
+
+    With `background`, the spec is resolved (and any download done) now, but the weights load in a
+    thread while the caller gets on with other work (the crawler's catalog stages); the first use
+    waits for them, and a load failure surfaces there as ModelError."""
     dtype = dtype or os.environ.get("TROVE_MLX_DTYPE") or "float32"
     if towers not in ("both", "image", "text"):
         raise ValueError(f"towers must be both, image or text, not {towers!r}")
@@ -75,7 +79,7 @@ def load_embedder(spec: str, *, towers: str = "both", backend: str = "auto", dty
             raise ModelError(f"{spec} holds a {'transformers checkpoint' if layout == 'mlx' else 'ONNX export'}, "
                              f"which the {backend} backend cannot run; use --backend {layout} or a folder "
                              f"in the other layout")
-        return _construct(layout, path, path.name, towers, dtype)
+        return _construct(layout, path, path.name, towers, dtype, background)
 
     info = REGISTRY.get(spec)
     if info is not None:
@@ -92,10 +96,39 @@ def load_embedder(spec: str, *, towers: str = "both", backend: str = "auto", dty
     from .download import fetch
 
     folder = fetch(repo, files_for(chosen, towers), progress=progress)
-    return _construct(chosen, folder, model_id, towers, dtype)
+    return _construct(chosen, folder, model_id, towers, dtype, background)
 
 
-def _construct(backend: str, folder: Path, model_id: str, towers: str, dtype: str) -> Embedder:
+class _Deferred:
+    """Stands in for an embedder whose weights are still loading in a thread: `model_id` is known
+    at once, anything else waits for the load."""
+
+    def __init__(self, model_id: str, backend: str, towers: str, make):
+        import threading
+
+        self.model_id, self.backend, self.towers = model_id, backend, towers
+        self._result = None
+        self._thread = threading.Thread(target=self._load, args=(make,), name="trove-model-load", daemon=True)
+        self._thread.start()
+
+    def _load(self, make) -> None:
+        try:
+            self._result = make()
+        except BaseException as e:  # handed to whoever uses the embedder first
+            self._result = e
+
+    def __getattr__(self, name):
+        self._thread.join()
+        if isinstance(self._result, BaseException):
+            raise self._result
+        return getattr(self._result, name)
+
+
+def _construct(backend: str, folder: Path, model_id: str, towers: str, dtype: str,
+               background: bool = False) -> Embedder:
+    if background and backend == "onnx":  # MLX arrays belong to the thread that made them: load inline
+        return _Deferred(model_id, backend, towers,  # type: ignore[return-value]
+                         lambda: _construct(backend, folder, model_id, towers, dtype))
     if backend == "mlx":
         from .mlx_backend import MlxEmbedder
 
