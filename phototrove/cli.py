@@ -68,7 +68,13 @@ def ingest() -> None:
 
 def ingest_options(f):
     f = click.option("--model", envvar="TROVE_MODEL", default=None,
-                     help="Embedding model: a registry name, a local model folder, or module:factory.")(f)
+                     help="Embedding model: a registry name (`trove models`; default clip-vit-b32), "
+                          "a local model folder, or module:factory.")(f)
+    f = click.option("--backend", type=click.Choice(["auto", "onnx", "mlx"]), envvar="TROVE_BACKEND",
+                     default="auto", show_default=True,
+                     help="auto: MLX on Apple silicon, else ONNX Runtime (best execution provider).")(f)
+    f = click.option("--vector-dtype", type=click.Choice(["float32", "float16"]), default="float32",
+                     show_default=True, help="How embeddings are stored in the catalog.")(f)
     f = click.option("--no-embed", is_flag=True, help="Only catalog: skip the embed and index stages.")(f)
     f = click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True)(f)
     f = click.option("--workers", type=click.IntRange(1, 64), default=None,
@@ -77,21 +83,17 @@ def ingest_options(f):
     return f
 
 
-def run_ingest(obj: Context, sources, *, model, no_embed, batch_size, workers, as_json,
-               report=None, describe=None) -> None:
+def run_ingest(obj: Context, sources, *, model, no_embed, batch_size, workers, as_json, backend="auto",
+               vector_dtype="float32", report=None, describe=None) -> None:
     """Crawl each source through every stage under the library's write lock; print a summary.
     `report(catalog, source_id) -> dict` adds a source-specific report (printed by `describe`)."""
     from .crawler import Crawler, DiskFull
+    from .embed import ModelError
     from .search.index import ChromaIndex, SearchError
 
-    embedder = None
-    if model and not no_embed:
-        from .embed import ModelError, load_embedder
-
-        try:
-            embedder = load_embedder(model)
-        except ModelError as e:
-            fail(str(e), EXIT_USAGE)
+    embedder, skipped = None, None
+    if not no_embed:
+        embedder, skipped = load_image_embedder(obj, model, backend)
     try:
         obj.library.lock()
     except LibraryBusy as e:
@@ -100,14 +102,17 @@ def run_ingest(obj: Context, sources, *, model, no_embed, batch_size, workers, a
     try:
         with obj.catalog() as catalog:
             index = None if no_embed else ChromaIndex(
-                obj.library, model=embedder.model_id if embedder else None, spec=model, url=obj.chroma_url)
+                obj.library, model=embedder.model_id if embedder else None, spec=_model_spec(model),
+                url=obj.chroma_url)
             crawler = Crawler(catalog, embedder=embedder, index=index, batch_size=batch_size, workers=workers,
-                              show_progress=not obj.quiet, log=obj.say)
+                              show_progress=not obj.quiet, log=obj.say, vector_dtype=vector_dtype)
             for source in sources:
                 try:
                     summary = crawler.run(source)
                 except (DiskFull, SearchError) as e:
                     fail(str(e))
+                except ModelError as e:  # the model, loading while the catalog stages ran, failed
+                    fail(f"{e} (the catalog stages' work is kept)", EXIT_USAGE)
                 except KeyboardInterrupt:
                     fail("interrupted; everything committed so far is kept: run the same command to continue", 130)
                 summaries.append({"source": source.root, "kind": source.kind, **summary.counts,
@@ -128,6 +133,8 @@ def run_ingest(obj: Context, sources, *, model, no_embed, batch_size, workers, a
                 click.echo(describe(s["report"]))
         if errors:
             click.echo(f"{errors} file(s) failed; list them with `trove status --errors`")
+    if skipped:
+        click.echo(f"trove: photos catalogued but not embedded: {skipped}", err=True)
     sys.exit(EXIT_FILE_ERRORS if errors else EXIT_OK)
 
 
@@ -665,6 +672,63 @@ def report_duplicates(obj: Context, threshold, model, out, as_json, open_html) -
             click.echo(f"{len(groups)} group(s) of duplicates: {path}")
     if open_html:
         _open(path)
+
+
+# -- models and embedding -------------------------------------------------------------------------
+def _model_spec(model: str | None) -> str:
+    """How to load the model again later (for text queries): a local folder by its absolute path."""
+    from .embed.models import DEFAULT_MODEL
+
+    if model and os.path.isdir(model):
+        return os.path.abspath(model)
+    return model or DEFAULT_MODEL
+
+
+def load_image_embedder(obj: Context, model: str | None, backend: str):
+    """(embedder, None), or (None, reason) when the default model cannot be had right now (offline,
+    not cached): the catalog stages still run. A model the user named that cannot load is a usage
+    error, reported before any work."""
+    from .embed import ModelError, ModelUnavailable, load_embedder
+    from .embed.models import DEFAULT_MODEL
+
+    try:
+        return load_embedder(model or DEFAULT_MODEL, towers="image", backend=backend,
+                             progress=not obj.quiet, background=True), None
+    except ModelUnavailable as e:
+        return None, (f"{e}. Run the same command again when the model can be had (embedding continues "
+                      "where it stopped), or pass --no-embed")
+    except ModelError as e:
+        fail(str(e), EXIT_USAGE)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per model.")
+def models(as_json: bool) -> None:
+    """The model registry, and which models are in the local cache (nothing is downloaded)."""
+    from .embed import pick_backend
+    from .embed.download import cached_towers
+    from .embed.models import DEFAULT_MODEL, REGISTRY
+
+    backend = pick_backend("auto")
+    for info in REGISTRY.values():
+        cached = {"onnx": cached_towers(info.onnx_repo, "onnx"), "mlx": cached_towers(info.mlx_repo, "mlx")}
+        if as_json:
+            emit_json({"name": info.name, "family": info.family, "dim": info.dim, "image_size": info.image_size,
+                       "default": info.name == DEFAULT_MODEL, "onnx_repo": info.onnx_repo,
+                       "mlx_repo": info.mlx_repo, "cached": cached, "description": info.description})
+            continue
+        mark = "*" if info.name == DEFAULT_MODEL else " "
+        here = cached[backend]
+        state = "cached" if len(here) == 2 else (f"cached ({here[0]} tower)" if here else "not cached")
+        click.echo(f"{mark} {info.name:<14} {info.dim:>4}d  {state:<22} {info.description}")
+        click.echo(f"    onnx: {info.onnx_repo}{_towers(cached['onnx'])}   mlx: {info.mlx_repo}{_towers(cached['mlx'])}")
+    if not as_json:
+        click.echo(f"(* default; this machine's auto backend: {backend}; --model also takes a local model "
+                   "folder or a Hugging Face repository id)")
+
+
+def _towers(towers: list[str]) -> str:
+    return f" [cached: {'+'.join(towers)}]" if towers else ""
 
 
 def _human(n: int) -> str:

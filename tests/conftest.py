@@ -1,13 +1,26 @@
+"""Test-wide guards and the `trove` fixture.
+
+Nothing may download a model (HF_HUB_OFFLINE), and no test may touch the real Hugging Face cache
+or a user's library.
+"""
 from __future__ import annotations
 
 import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
+_hf_home = tempfile.mkdtemp(prefix="trove-test-hf-")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HOME"] = _hf_home
+os.environ["HF_HUB_CACHE"] = os.path.join(_hf_home, "hub")
+os.environ.pop("TROVE_MODEL", None)
+os.environ.pop("TROVE_LIBRARY", None)
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests' own helpers (photos, tiny_embedder)

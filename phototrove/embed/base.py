@@ -15,6 +15,8 @@ class Embedder(ABC):
     model_id: str      # recorded with every embedding; an index never mixes two
     dim: int
     image_size: int    # the model's input side: JPEGs are decoded at no less than this
+    backend: str = "custom"  # "onnx" | "mlx" for the built-in backends
+    towers: str = "both"     # which towers are loaded: "both", "image" or "text"
 
     @abstractmethod
     def preprocess(self, image) -> np.ndarray:

@@ -1,0 +1,150 @@
+"""Embedding throughput on the ONNX backend with a real-shaped (random-weight) CLIP ViT-B/32.
+
+    python bench/embed.py [--photos 200] [--naive 60] [--out bench/out]
+
+Prints one JSON object per line:
+  model_only   images/s of encode_pixels on pre-decoded, preprocessed batches (the ceiling)
+  ingest       images/s of `trove ingest folder` end to end (discover, hash, probe, decode, embed,
+               store) on generated 12 MP JPEGs, in a fresh library
+  naive        images/s of a loop like the original hack's: full-size decode, one image per forward
+               pass, one INSERT + commit per image
+  summary      the two ratios the issue sets targets for: ingest/model_only >= 0.75, ingest/naive >= 3,
+               and model_only/naive, the most ingest/naive can be on this machine
+Nothing is downloaded: the model is built by bench/vitb32.py, the photos are generated here.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from vitb32 import build_vitb32  # noqa: E402
+
+
+def emit(**kw) -> None:
+    print(json.dumps(kw), flush=True)
+
+
+def make_photos(folder: Path, n: int, size=(4000, 3000)) -> list[Path]:
+    """`n` distinct 12 MP JPEGs that compress like photos (smooth shapes plus sensor-like grain)."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(12)
+    grain = rng.normal(0, 6, (size[1], size[0], 1)).astype(np.float32)
+    paths = []
+    for i in range(n):
+        p = folder / f"IMG_{i:04d}.jpg"
+        paths.append(p)
+        if p.exists():
+            continue
+        base = Image.fromarray(rng.integers(0, 255, (12, 16, 3), dtype=np.uint8)).resize(size, Image.BICUBIC)
+        arr = np.asarray(base, dtype=np.float32) + np.roll(grain, i * 37, axis=1)
+        Image.fromarray(arr.clip(0, 255).astype(np.uint8)).save(p, "JPEG", quality=90)
+    return paths
+
+
+def model_only(model_dir: Path, photos: list[Path], batch: int, batches: int) -> float:
+    """encode_pixels alone, on batches decoded and preprocessed beforehand (untimed)."""
+    from phototrove.embed import load_embedder
+    from phototrove.ingest.media import load_image
+
+    e = load_embedder(str(model_dir), towers="image", backend="onnx")
+    pixels = np.stack([e.preprocess(load_image(p.read_bytes(), min_side=e.image_size)) for p in photos[:batch]])
+    e.encode_pixels(pixels[:2])  # warm up
+    t = time.perf_counter()
+    for _ in range(batches):
+        e.encode_pixels(pixels)
+    return batch * batches / (time.perf_counter() - t)
+
+
+def ingest(model_dir: Path, folder: Path, n: int, batch: int) -> float:
+    with tempfile.TemporaryDirectory() as lib:
+        cmd = [sys.executable, "-m", "phototrove.cli", "--library", lib, "-q", "ingest", "folder", str(folder),
+               "--model", str(model_dir), "--backend", "onnx", "--batch-size", str(batch), "--json"]
+        t = time.perf_counter()
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        dt = time.perf_counter() - t
+        if out.returncode != 0:
+            sys.exit(f"ingest failed ({out.returncode}): {out.stderr.strip()}")
+        summary = json.loads(out.stdout.splitlines()[0])
+        embedded = sqlite3.connect(Path(lib) / "catalog.db").execute("SELECT count(*) FROM embeddings").fetchone()[0]
+    if embedded != n:
+        sys.exit(f"ingest embedded {embedded} of {n} photos: {summary}")
+    rate = n / dt
+    emit(bench="embed", case="ingest", backend="onnx", batch=batch, images=n, seconds=round(dt, 2),
+         images_per_s=round(rate, 2))
+    return rate
+
+
+def naive(model_dir: Path, photos: list[Path]) -> float:
+    """The original hack's loop: decode at full size, one forward per image, one commit per image."""
+    from PIL import Image, ImageOps
+
+    from phototrove.embed import load_embedder
+
+    e = load_embedder(str(model_dir), towers="image", backend="onnx")
+    e.encode_pixels(np.zeros((1, 3, 224, 224), np.float32))
+    with tempfile.TemporaryDirectory() as tmp:
+        db = sqlite3.connect(Path(tmp) / "naive.db")
+        db.execute("CREATE TABLE images(path TEXT PRIMARY KEY, hash TEXT, vector BLOB)")
+        t = time.perf_counter()
+        for p in photos:
+            data = p.read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            im = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
+            vec = e.encode_pixels(e.preprocess(im)[None])[0]
+            db.execute("INSERT INTO images VALUES (?,?,?)", (str(p), digest, vec.tobytes()))
+            db.commit()
+        dt = time.perf_counter() - t
+    rate = len(photos) / dt
+    emit(bench="embed", case="naive", backend="onnx", batch=1, images=len(photos), seconds=round(dt, 2),
+         images_per_s=round(rate, 2))
+    return rate
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--photos", type=int, default=200)
+    ap.add_argument("--naive", type=int, default=40, help="photos timed in the naive loop")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--out", type=Path, default=HERE / "out")
+    args = ap.parse_args()
+    model_dir = build_vitb32(args.out / "vitb32", towers=("visual",))
+    folder = args.out / f"photos12mp-{args.photos}"
+    photos = make_photos(folder, args.photos)
+    emit(bench="embed", case="setup", cpus=os.cpu_count(), photos=len(photos),
+         mb_per_photo=round(sum(p.stat().st_size for p in photos) / len(photos) / 1e6, 2))
+    # model-only is timed before and after the ingest run and averaged: on a shared machine the
+    # load drifts, and the ratio should compare like with like
+    n_batches = max(2, 128 // args.batch)
+    runs = [model_only(model_dir, photos, args.batch, n_batches)]
+    b = ingest(model_dir, folder, len(photos), args.batch)
+    runs.append(model_only(model_dir, photos, args.batch, n_batches))
+    a = sum(runs) / len(runs)
+    emit(bench="embed", case="model_only", backend="onnx", batch=args.batch, images=args.batch * n_batches,
+         runs=[round(r, 2) for r in runs], images_per_s=round(a, 2))
+    c = naive(model_dir, photos[:args.naive])
+    # model_only_over_naive bounds ingest_over_naive: ingest cannot beat the model alone, so where
+    # the model dominates the naive loop (slow GEMM, fast decode) the 3x target is out of reach
+    emit(bench="embed", case="summary", ingest_over_model_only=round(b / a, 3), ingest_over_naive=round(b / c, 2),
+         model_only_over_naive=round(a / c, 2), target_model_only_met=bool(b >= 0.75 * a),
+         target_naive_met=bool(b >= 3 * c))
+
+
+if __name__ == "__main__":
+    main()
