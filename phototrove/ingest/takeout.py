@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import BinaryIO, Iterator
@@ -27,6 +26,7 @@ from .archives import (MAX_SMALL_READ, ArchiveError, ArchivePool, Member, archiv
 from .base import FindError, Found, Source
 from .media import is_junk
 from .takeout_match import SidecarIndex, split_ext, unedited
+from .walk import walk_files
 
 IMAGE_EXT = {".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".heic", ".heif", ".dng", ".tif", ".tiff",
              ".bmp", ".avif"}
@@ -283,55 +283,36 @@ class TakeoutSource(Source):
         return part, errors
 
     def _walk_folder(self, root: str, part: Part, errors: list[FindError], part_no: int) -> None:
-        stack = [root]
-        seen = set()
-        while stack:
-            folder = stack.pop()
-            try:
-                with os.scandir(folder) as it:
-                    entries = sorted(it, key=lambda e: e.name)
-            except OSError as e:
-                errors.append(FindError(folder, "unreadable", f"cannot list folder: {e.strerror}"))
+        for found in walk_files(root, descend=lambda d: archive_kind(d.name) is None):
+            if isinstance(found, FindError):
+                errors.append(found)
                 continue
-            sub = []
-            for e in entries:
-                if e.name.startswith(".") or is_junk(e.name):
-                    continue
+            e, st = found
+            if os.path.dirname(e.path) == root.rstrip(os.sep) and archive_kind(e.name):
+                continue  # archives beside an extracted folder are parts of their own
+            raw = safe_parts(os.path.relpath(e.path, root))
+            base = os.path.basename(root.rstrip(os.sep))
+            if raw and raw[0].lower() == "takeout":
+                part.has_takeout_dir = True
+                raw = raw[1:]
+            elif base.lower() == "takeout":
+                part.has_takeout_dir = True
+            else:  # pointed at the product folder itself ("Google Photos", "Google Fotos", ...)
+                raw = safe_parts(base) + raw
+            item = Item(e.path, "", tuple(raw), st.st_size, None, st.st_mtime_ns, False,
+                        (part_no, len(part.items) + len(part.docs)))
+            if e.name.lower().endswith(".json"):
                 try:
-                    st = e.stat()
-                except OSError:
-                    continue
-                if stat.S_ISDIR(st.st_mode):
-                    if (st.st_dev, st.st_ino) not in seen and archive_kind(e.name) is None:
-                        seen.add((st.st_dev, st.st_ino))
-                        sub.append(e.path)
-                    continue
-                if not stat.S_ISREG(st.st_mode) or (folder == root and archive_kind(e.name)):
-                    continue
-                raw = safe_parts(os.path.relpath(e.path, root))
-                base = os.path.basename(root.rstrip(os.sep))
-                if raw and raw[0].lower() == "takeout":
-                    part.has_takeout_dir = True
-                    raw = raw[1:]
-                elif base.lower() == "takeout":
-                    part.has_takeout_dir = True
-                else:  # pointed at the product folder itself ("Google Photos", "Google Fotos", ...)
-                    raw = safe_parts(base) + raw
-                item = Item(e.path, "", tuple(raw), st.st_size, None, st.st_mtime_ns, False,
-                            (part_no, len(part.items) + len(part.docs)))
-                if e.name.lower().endswith(".json"):
-                    try:
-                        if st.st_size > MAX_SMALL_READ:
-                            raise ArchiveError("too-large", f"{st.st_size} bytes: not a sidecar")
-                        with open(e.path, "rb") as f:
-                            part.docs.append((item, json.loads(f.read().decode("utf-8-sig"))))
-                    except (ValueError, UnicodeDecodeError) as err:
-                        errors.append(FindError(e.path, "bad-json", f"malformed JSON: {err}"))
-                    except OSError as err:
-                        errors.append(FindError(e.path, getattr(err, "kind", "unreadable"), str(err)))
-                else:
-                    part.items.append(item)
-            stack.extend(reversed(sub))
+                    if st.st_size > MAX_SMALL_READ:
+                        raise ArchiveError("too-large", f"{st.st_size} bytes: not a sidecar")
+                    with open(e.path, "rb") as f:
+                        part.docs.append((item, json.loads(f.read().decode("utf-8-sig"))))
+                except (ValueError, UnicodeDecodeError) as err:
+                    errors.append(FindError(e.path, "bad-json", f"malformed JSON: {err}"))
+                except OSError as err:
+                    errors.append(FindError(e.path, getattr(err, "kind", "unreadable"), str(err)))
+            else:
+                part.items.append(item)
 
     # -- discovery --------------------------------------------------------------------------------
     def discover(self) -> Iterator[Found | FindError]:
