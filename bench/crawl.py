@@ -10,7 +10,6 @@ Prints one JSON object per line.  Usage: python bench/crawl.py [--count 500] [--
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import shutil
@@ -20,25 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
-
-def photo_12mp(seed: int) -> bytes:
-    rng = np.random.default_rng(seed)
-    h, w = 3000, 4000
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    img = np.stack([128 + 100 * np.sin(x / (150 + 20 * seed)), 128 + 100 * np.cos(y / 200 + seed),
-                    (x + y) / 28 % 256], -1)
-    img += rng.normal(0, 10, img.shape).astype(np.float32)  # sensor-like noise: realistic file sizes
-    buf = io.BytesIO()
-    Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(buf, "JPEG", quality=90)
-    return buf.getvalue()
-
-
-def with_comment(jpeg: bytes, text: str) -> bytes:
-    body = text.encode()
-    return jpeg[:2] + b"\xff\xfe" + (len(body) + 2).to_bytes(2, "big") + body + jpeg[2:]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synth import photo_12mp, with_comment  # noqa: E402
 
 
 def timed(cmd: list[str], **kw) -> float:

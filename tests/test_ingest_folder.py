@@ -4,7 +4,7 @@ import unicodedata
 
 import pytest
 
-from photos import jpeg, write, write_jpeg
+from photos import write, write_jpeg
 
 
 def photos_by_path(trove) -> dict[str, dict]:
