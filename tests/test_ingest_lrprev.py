@@ -8,9 +8,9 @@ import numpy as np
 from PIL import Image
 
 from lrfix import lightroom
-from phototrove.ingest.jpegmeta import scan_data
+from phototrove.ingest.jpegmeta import adobe_rgb_icc, scan_data
 from phototrove.ingest.lrlibrary import LrprevSource
-from phototrove.ingest.media import load_image
+from phototrove.ingest.media import load_image, to_srgb
 
 U = lightroom.uuid_of
 IMG = {i.id: i for i in lightroom.IMAGES}
@@ -68,7 +68,8 @@ def test_opened_bytes_are_the_level_plus_orientation(tmp_path):
         assert scan_data(data) == scan_data(level)
         upright = load_image(data)
         assert upright.size == expect_size
-        raw = np.asarray(Image.open(io.BytesIO(level)).convert("RGB"))
+        # the preview is Adobe RGB: decoding also converts it to sRGB (the profile travels with it)
+        raw = np.asarray(to_srgb(Image.open(io.BytesIO(level)).convert("RGB"), adobe_rgb_icc()))
         if image_id == 1:   # BC: turned 90° clockwise, so the white top-left mark is now top-right
             np.testing.assert_array_equal(np.asarray(upright), np.rot90(raw, k=-1))
         if image_id == 5:   # BA: mirrored

@@ -92,3 +92,32 @@ def test_load_image_applies_orientation_and_draft():
     assert small.size == (50, 100)
     with pytest.raises(MediaError):
         load_image(jpeg(400, 200)[:900])
+
+
+def adobe_to_srgb(rgb):
+    """The published Adobe RGB (1998) and sRGB equations, D65 throughout."""
+    lin = (np.asarray(rgb, float) / 255) ** (563 / 256)
+    to_xyz = np.array([[0.5767309, 0.1855540, 0.1881852], [0.2973769, 0.6273491, 0.0752741],
+                       [0.0270343, 0.0706872, 0.9911085]])
+    to_srgb = np.array([[3.2404542, -1.5371385, -0.4985314], [-0.9692660, 1.8760108, 0.0415560],
+                        [0.0556434, -0.2040259, 1.0572252]])
+    s = np.clip(to_srgb @ to_xyz @ lin, 0, 1)
+    s = np.where(s <= 0.0031308, 12.92 * s, 1.055 * s ** (1 / 2.4) - 0.055)
+    return np.round(s * 255)
+
+
+@pytest.mark.parametrize("colour", [(200, 100, 50), (40, 160, 90), (0, 200, 0)])
+def test_load_image_converts_embedded_profiles_to_srgb(colour):
+    from PIL import ImageCms
+
+    from phototrove.ingest.jpegmeta import adobe_rgb_icc
+
+    swatch = Image.new("RGB", (16, 16), colour)
+    tagged, plain, srgb = io.BytesIO(), io.BytesIO(), io.BytesIO()
+    swatch.save(tagged, "PNG", icc_profile=adobe_rgb_icc())  # PNG: lossless, exact pixel values
+    swatch.save(plain, "PNG")
+    swatch.save(srgb, "PNG", icc_profile=ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    got = np.array(load_image(tagged.getvalue()).getpixel((8, 8)))
+    assert np.abs(got - adobe_to_srgb(colour)).max() <= 2, (got, adobe_to_srgb(colour))
+    assert load_image(plain.getvalue()).getpixel((8, 8)) == colour      # untagged: assumed sRGB
+    assert load_image(srgb.getvalue()).getpixel((8, 8)) == colour       # already sRGB: untouched

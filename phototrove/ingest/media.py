@@ -6,6 +6,7 @@ markers, a PNG's IEND, ...) instead of decoding every pixel.
 """
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import re
@@ -254,7 +255,33 @@ def load_image(data: bytes | memoryview, min_side: int | None = None):
         raise MediaError("too-large", f"image too large to decode safely ({e})") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise MediaError("corrupt", f"cannot decode image: {e}") from None
-    return to_rgb(im)
+    icc = im.info.get("icc_profile")
+    rgb = to_rgb(im)
+    return to_srgb(rgb, icc) if icc and im.mode in ("RGB", "RGBA", "P", "L") else rgb
+
+
+def to_srgb(im, icc: bytes):
+    """Pixels in sRGB: models and browsers assume it, while e.g. Lightroom previews are Adobe RGB
+    and phone photos Display P3. Images already in sRGB, or with a profile LittleCMS rejects, pass."""
+    transform = _srgb_transform(icc)
+    if transform is None:
+        return im
+    from PIL import ImageCms
+
+    return ImageCms.applyTransform(im, transform)
+
+
+@functools.lru_cache(maxsize=16)
+def _srgb_transform(icc: bytes):
+    from PIL import ImageCms
+
+    try:
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if src.profile.xcolor_space.strip() != "RGB" or "srgb" in (src.profile.profile_description or "").lower():
+            return None
+        return ImageCms.buildTransform(src, ImageCms.createProfile("sRGB"), "RGB", "RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return None
 
 
 def to_rgb(im):
