@@ -163,15 +163,15 @@ def main() -> None:
     else:
         emit(metric="cold_cli_search", pending="bench/vitb32.py (issue 3) is not in this branch yet")
     # everything but the model: the same process with a trivial text embedder under the same model id
-    state = json.loads((library.root / "index.json").read_text())
-    saved = dict(state)
+    saved = (library.root / "index.json").read_text()
+    state = json.loads(saved)
     state.setdefault("specs", {})[model_id] = "stub_text_tower:make"
     (library.root / "index.json").write_text(json.dumps(state))
     (args.out / "stub_text_tower.py").write_text(STUB.format(model_id=model_id, dim=DIM))
     env["PYTHONPATH"] += os.pathsep + str(args.out)
     walls = [cli_wall(library.root, "a red car on a beach", env) for _ in range(3)]
     emit(metric="cold_cli_search_stub_model", first_s=round(walls[0], 2), median_s=round(statistics.median(walls), 2))
-    (library.root / "index.json").write_text(json.dumps(saved))
+    (library.root / "index.json").write_text(saved)
 
     q = rng.standard_normal(DIM).astype(np.float32)
     q /= np.linalg.norm(q)

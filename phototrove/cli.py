@@ -496,9 +496,9 @@ def search(obj: Context, text, plus, minus, images, model, limit, min_score, as_
     with _read_catalog(obj) as catalog:
         import numpy  # noqa: F401  (before the prefetch thread, so the two threads share no import)
 
-        index = ChromaIndex(obj.library, url=obj.chroma_url)
+        index = ChromaIndex(obj.library, url=obj.chroma_url, readonly=True)
         model_id, spec = pick_model(catalog, index, model)
-        index.prefetch()  # connect to Chroma while the model loads: the two are the cold start's cost
+        index.prefetch(model_id)  # open the index and load its vectors while the model loads
         from .embed import load_embedder
 
         towers = "both" if terms and images else ("image" if images else "text")
@@ -544,7 +544,7 @@ def similar(obj: Context, photo, model, limit, min_score, as_json, paths, html_o
 
     filters = _filters(opts)
     with _read_catalog(obj) as catalog:
-        index = ChromaIndex(obj.library, url=obj.chroma_url)
+        index = ChromaIndex(obj.library, url=obj.chroma_url, readonly=True)
         pid = resolve_photo(catalog, photo)
         model_id, _spec = pick_model(catalog, index, model)
         if not model_id:
@@ -625,7 +625,7 @@ def report(ctx: click.Context, limit, model, out, open_html, **opts) -> None:
 
     filters = _filters(opts)
     with _read_catalog(obj) as catalog:
-        index = ChromaIndex(obj.library, url=obj.chroma_url)
+        index = ChromaIndex(obj.library, url=obj.chroma_url, readonly=True)
         col = model_id = None
         if catalog.embedding_models():
             model_id, _spec = pick_model(catalog, index, model)
@@ -657,7 +657,7 @@ def report_duplicates(obj: Context, threshold, model, out, as_json, open_html) -
     from .search.report import find_duplicates, write_duplicates
 
     with _read_catalog(obj) as catalog:
-        index = ChromaIndex(obj.library, url=obj.chroma_url)
+        index = ChromaIndex(obj.library, url=obj.chroma_url, readonly=True)
         model_id, _spec = pick_model(catalog, index, model)
         if not model_id:
             raise NotIndexed(f"the library has no embeddings for model {model!r}")

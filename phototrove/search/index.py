@@ -119,11 +119,13 @@ class ChromaIndex:
     Every model with embeddings in the catalog gets its own collection. `spec` is how `model` was
     loaded, remembered in <library>/models.json so `trove search` can load the same model's text tower."""
 
-    def __init__(self, library, *, model: str | None = None, spec: str | None = None, url: str | None = None):
+    def __init__(self, library, *, model: str | None = None, spec: str | None = None, url: str | None = None,
+                 readonly: bool = False):
         self.library = library
         self.model = model
         self.spec = spec
         self.url = url
+        self.readonly = readonly  # queries only: the embedded store may be read through Chroma's engine
         self._client = None
         self.removed = 0
 
@@ -132,14 +134,20 @@ class ChromaIndex:
     def where(self) -> str:
         return f"the Chroma server at {self.url}" if self.url else f"the index in {self.library.chroma_dir}"
 
-    def prefetch(self) -> None:
+    def prefetch(self, model_id: str | None = None) -> None:
         """Connect in a background thread (importing chromadb alone takes a second) while the caller
-        loads its model; the first use of `client` waits for it. Errors surface on that use."""
+        loads its model; the first use of `client` waits for it. Errors surface on that use.
+        With `model_id`, also load that collection's vector index (the first query of a process
+        reads it from disk) with a throw-away query."""
         import threading
 
         def connect() -> None:
             try:
                 self.client
+                col = self.collection(model_id) if model_id else None
+                dim = (col.metadata or {}).get("trove_dim") if col is not None else None
+                if dim:
+                    col.query(query_embeddings=[[1.0] + [0.0] * (int(dim) - 1)], n_results=1, include=[])
             except Exception:  # reported again, as one line, when the foreground asks
                 pass
 
@@ -154,6 +162,10 @@ class ChromaIndex:
         if pending is not None and pending is not threading.current_thread():
             pending.join()
             self._prefetch = None
+        if self._client is None and self.readonly and not self.url:
+            from .chroma_reader import open_reader
+
+            self._client = open_reader(str(self.library.chroma_dir))
         if self._client is None:
             os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
             import chromadb
