@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from search_support import XSS, build_library
+from search_support import XSS, build_library, stop_process
 
 BROWSER = next((p for p in (shutil.which("chromium"), "/usr/bin/chromium", shutil.which("chromium-browser"),
                             shutil.which("google-chrome")) if p and os.path.exists(p)), None)
@@ -75,12 +75,7 @@ class DevTools:
     def close(self) -> None:
         if hasattr(self, "_connection"):
             self._connection.__exit__(None, None, None)
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc)
 
 
 def test_gallery_in_headless_chromium(tmp_path):

@@ -33,7 +33,22 @@ class ArchiveError(OSError):
         self.kind = kind
 
 
-class _Guarded:
+class _MemberStream:
+    """A stream over one member; closing it closes the underlying file object `f`."""
+
+    f: BinaryIO
+
+    def close(self) -> None:
+        self.f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class _Guarded(_MemberStream):
     """A member stream whose zip-specific failures (bad CRC, broken deflate data) surface as
     ArchiveError, so callers need to know only OSError."""
 
@@ -45,15 +60,6 @@ class _Guarded:
             return self.f.read(n)
         except (zipfile.BadZipFile, zlib.error, tarfile.TarError) as e:
             raise ArchiveError("corrupt", f"member damaged: {e}") from None
-
-    def close(self) -> None:
-        self.f.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 @dataclass
@@ -150,7 +156,7 @@ def salvage_zip(path: str) -> list[Member]:
     return out
 
 
-class _Inflating:
+class _Inflating(_MemberStream):
     """A bounded, CRC-checked reader over one salvaged zip member's raw data."""
 
     def __init__(self, f: BinaryIO, m: Member):
@@ -189,15 +195,6 @@ class _Inflating:
         if self.left_out == 0 and self.m.crc is not None and self.crc != self.m.crc:
             raise ArchiveError("corrupt", "CRC mismatch: the member's bytes are damaged")
         return bytes(out)
-
-    def close(self) -> None:
-        self.f.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 # -- tar ------------------------------------------------------------------------------------------
