@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import sys
 import zlib
 from functools import lru_cache
 from pathlib import Path
@@ -9,7 +10,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-EXIF_IFD, GPS_IFD = 0x8769, 0x8825
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+from fixture_exif import exif_bytes  # noqa: E402
 
 
 def pixels(w: int, h: int, seed: int = 0, color: tuple[int, int, int] | None = None) -> np.ndarray:
@@ -21,40 +23,6 @@ def pixels(w: int, h: int, seed: int = 0, color: tuple[int, int, int] | None = N
     y, x = np.mgrid[0:h, 0:w]
     img = np.stack([(x * (3 + seed % 5) + y) % 256, (y * 2 + seed * 37) % 256, (x + y * (1 + seed % 3)) % 256], -1)
     return np.clip(img + rng.integers(-12, 13, (h, w, 3)), 0, 255).astype(np.uint8)
-
-
-def exif_bytes(*, taken: str | None = None, offset: str | None = None, make: str | None = None,
-               model: str | None = None, lens: str | None = None, orientation: int | None = None,
-               gps: tuple[float, float] | None = None, alt: float | None = None) -> bytes:
-    exif = Image.Exif()
-    if make:
-        exif[0x010F] = make
-    if model:
-        exif[0x0110] = model
-    if orientation:
-        exif[0x0112] = orientation
-    ifd = exif.get_ifd(EXIF_IFD)
-    if taken:
-        ifd[0x9003] = taken
-    if offset:
-        ifd[0x9011] = offset
-    if lens:
-        ifd[0xA434] = lens
-    if gps:
-        g = exif.get_ifd(GPS_IFD)
-        lat, lon = gps
-        g[1], g[2] = ("N" if lat >= 0 else "S"), _dms(abs(lat))
-        g[3], g[4] = ("E" if lon >= 0 else "W"), _dms(abs(lon))
-        if alt is not None:
-            g[5], g[6] = (1 if alt < 0 else 0), abs(alt)
-    return exif.tobytes()
-
-
-def _dms(value: float) -> tuple[float, float, float]:
-    d = int(value)
-    m = int((value - d) * 60)
-    s = round((value - d - m / 60) * 3600, 4)
-    return (float(d), float(m), s)
 
 
 def jpeg(w: int = 64, h: int = 48, seed: int = 0, color=None, quality: int = 90, **exif) -> bytes:
