@@ -61,6 +61,15 @@ def pipelined(batches: Iterable[Sequence[T]], work: Callable[[T], R], pool: Thre
         yield done, [f.result() for f in futures]
 
 
+def keyset_batches(fetch: Callable[[int], list], key: Callable[[Any], int]) -> Iterator[list]:
+    """Batches from `fetch(after)` until one comes back empty; `key` of a batch's last item is the
+    next `after` (keyset paging: rows the previous batch changed are never read twice)."""
+    after = 0
+    while batch := fetch(after):
+        after = key(batch[-1])
+        yield batch
+
+
 class DiskFull(CatalogError):
     pass
 
@@ -204,13 +213,8 @@ class Crawler:
             return
 
         def batches() -> Iterator[list[Location]]:
-            after = 0
-            while True:
-                locs = self.catalog.pending_locations(source_id, self.batch_size, after)
-                if not locs:
-                    return
-                after = locs[-1].id
-                yield locs
+            return keyset_batches(lambda after: self.catalog.pending_locations(source_id, self.batch_size, after),
+                                  lambda loc: loc.id)
 
         workers = 1 if source.sequential else self.workers  # one forward pass over a stream
         # pass 1 links proven copies without reading them; pass 2 reads copies whose original failed
@@ -285,11 +289,12 @@ class Crawler:
             self._sources[source_id] = make_source(row["kind"], row["root"], json.loads(row["info"] or "{}"))
         return self._sources[source_id]
 
-    def _prepare(self, photo_id: int):
+    def _prepare(self, item: tuple[int, list[Location]]):
         """Decode + preprocess one photo from its first readable location: (id, array | error).
         Runs in the worker pool: JPEGs decode at the smallest DCT scale still >= the model input."""
+        photo_id, locations = item
         last: tuple[str, str] = ("missing", "no readable location")
-        for loc in self.catalog_snapshot_locations.get(photo_id, []):
+        for loc in locations:
             try:
                 data = self.source_for(loc.source_id).read_bytes(loc)
                 image = load_image(data, min_side=self.embedder.image_size)
@@ -313,21 +318,20 @@ class Crawler:
         if not total:
             return
 
-        def batches() -> Iterator[list[int]]:
-            after = 0
-            while True:
-                ids = self.catalog.photos_to_embed(model, self.batch_size, after)
-                if not ids:
-                    return
-                after = ids[-1]
-                self.catalog_snapshot_locations.update(
-                    {pid: self.catalog.present_locations(pid) for pid in ids})
-                yield ids
+        def batches() -> Iterator[list[tuple[int, list[Location]]]]:
+            """Photo ids with their present locations, looked up here on the main thread (the
+            catalog connection and the source adapters are not shared with the decode threads)."""
+            for ids in keyset_batches(lambda after: self.catalog.photos_to_embed(model, self.batch_size, after),
+                                      lambda pid: pid):
+                batch = [(pid, self.catalog.present_locations(pid)) for pid in ids]
+                for _pid, locations in batch:
+                    for loc in locations:
+                        self.source_for(loc.source_id)
+                yield batch
 
-        self.catalog_snapshot_locations: dict[int, list[Location]] = {}
         with ThreadPoolExecutor(self.workers, initializer=_yield_to_the_model) as pool, \
                 progress(total=total, desc="embed", unit="photo", enabled=self.show_progress) as bar:
-            for ids, prepared in pipelined(batches(), self._prepare, pool, ahead=2):
+            for batch, prepared in pipelined(batches(), self._prepare, pool, ahead=2):
                 good = [(pid, arr) for pid, arr, err in prepared if err is None]
                 vectors = self.embedder.encode_pixels(np.stack([a for _, a in good])) if good else []
                 with self.catalog.db:
@@ -338,10 +342,8 @@ class Crawler:
                             summary.add("embed.errors")
                     self.catalog.put_embeddings(model, [(pid, vec) for (pid, _), vec in zip(good, vectors)],
                                                 dtype=self.vector_dtype)
-                for pid in ids:
-                    self.catalog_snapshot_locations.pop(pid, None)
                 summary.add("embed.photos", len(good))
-                bar.update(len(ids))
+                bar.update(len(batch))
 
     # -- index ------------------------------------------------------------------------------------
     def index_stage(self, summary: Summary) -> None:
