@@ -146,6 +146,11 @@ class CatalogError(Exception):
     """A catalog that cannot be used (newer than this trove, corrupt, disk full)."""
 
 
+def location_label(path: str, entry: str | None = "") -> str:
+    """How a location is shown and reported: the file, or `archive!member` inside an archive."""
+    return f"{path}!{entry}" if entry else path
+
+
 def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -473,7 +478,8 @@ class Catalog:
              "state": r["state"]}
             for r in locs
         ]
-        p["path"] = p["locations"][0]["path"] if p["locations"] else None
+        first = p["locations"][0] if p["locations"] else None
+        p["path"] = location_label(first["path"], first.get("entry")) if first else None
         p["albums"] = [r[0] for r in self.db.execute(
             "SELECT DISTINCT coalesce(a.title, a.key) FROM albums a JOIN location_albums la ON la.album_id=a.id "
             "JOIN locations l ON l.id=la.location_id WHERE l.photo_id=? AND l.state='ok' ORDER BY 1",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import click
 
-from .catalog import Catalog, CatalogError
+from .catalog import Catalog, CatalogError, location_label
 from .library import Library, LibraryBusy
 
 EXIT_OK, EXIT_FILE_ERRORS, EXIT_USAGE, EXIT_LIBRARY = 0, 1, 2, 3
@@ -230,7 +230,7 @@ def list_photos(obj: Context, as_json: bool, source_id: int | None) -> None:
                                  f"{rec['lat']:.5f},{rec['lon']:.5f}" if rec["lat"] is not None else None) if x]
             click.echo(f"{rec['id']}\t{rec['hash'][:12]}\t{size}\t{rec['path']}\t{' '.join(extra)}")
             for loc in rec["locations"][1:]:
-                click.echo(f"\t\t\talso: {loc['path']}{'!' + loc['entry'] if loc.get('entry') else ''}"
+                click.echo(f"\t\t\talso: {location_label(loc['path'], loc.get('entry'))}"
                            f"{'' if loc['state'] == 'ok' else ' (' + loc['state'] + ')'}")
             for label in ("albums", "keywords", "people"):
                 if rec[label]:

@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
-from .catalog import Catalog, CatalogError, Location
+from .catalog import Catalog, CatalogError, Location, location_label
 from .ingest import make_source, source_class
 from .ingest.base import FindError, Source
 from .ingest.media import MediaError, load_image, probe
@@ -366,5 +366,5 @@ def _yield_to_the_model() -> None:
 
 
 def _where(loc: Location) -> str:
-    return f"{loc.path}!{loc.entry}" if loc.entry else loc.path
+    return location_label(loc.path, loc.entry)
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from ..catalog import Catalog
+from ..catalog import Catalog, location_label
 from .index import ChromaIndex
 from .thumbs import ensure_thumbs
 
@@ -29,7 +29,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 def hit_summary(rec: dict) -> dict:
     """Display fields of a photo record (catalog.photo_record)."""
     present = [loc for loc in rec["locations"] if loc["state"] == "ok"] or rec["locations"]
-    shown = [_loc_text(loc) for loc in present]
+    shown = [location_label(loc["path"], loc.get("entry")) for loc in present]
     plain = [loc["path"] for loc in present if not loc.get("entry")]
     source = present[0]["source"] if present else ""
     where = ", ".join(rec["albums"][:2]) if rec["albums"] else (
@@ -43,10 +43,6 @@ def hit_summary(rec: dict) -> dict:
         "favorite": bool(rec.get("favorite")), "title": rec.get("title"), "description": rec.get("description"),
         "size": rec.get("size"), "width": rec.get("width"), "height": rec.get("height"),
     }
-
-
-def _loc_text(loc: dict) -> str:
-    return f"{loc['path']}!{loc['entry']}" if loc.get("entry") else loc["path"]
 
 
 def _date(taken_at: str | None) -> str | None:
@@ -203,7 +199,8 @@ def _group(catalog: Catalog, kind: str, members: list[int]) -> dict:
         rec = catalog.photo_record(pid)
         photos.append({"id": pid, "hash": rec["hash"], "size": rec["size"], "width": rec["width"],
                        "height": rec["height"], "taken_at": rec["taken_at"],
-                       "locations": [_loc_text(loc) for loc in rec["locations"] if loc["state"] == "ok"]})
+                       "locations": [location_label(loc["path"], loc.get("entry"))
+                                     for loc in rec["locations"] if loc["state"] == "ok"]})
     photos.sort(key=lambda p: (-(p["width"] or 0) * (p["height"] or 0), -p["size"], p["id"]))
     return {"kind": kind, "photos": photos,
             "bytes": sum(p["size"] * len(p["locations"]) for p in photos),
