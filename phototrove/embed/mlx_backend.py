@@ -13,7 +13,7 @@ from typing import Sequence
 
 from . import ModelError
 from .base import Embedder
-from .preprocess import PreprocessConfig, preprocess
+from .preprocess import ConfiguredPreprocessing, PreprocessConfig
 
 DTYPES = ("float32", "float16", "bfloat16")
 
@@ -91,7 +91,7 @@ def _load_weights(folder: Path, prefixes: tuple[str, ...], dtype) -> dict:
     return out
 
 
-class MlxEmbedder(Embedder):
+class MlxEmbedder(ConfiguredPreprocessing, Embedder):
     backend = "mlx"
 
     def __init__(self, folder: str | Path, *, model_id: str | None = None, towers: str = "both",
@@ -141,11 +141,6 @@ class MlxEmbedder(Embedder):
                            or self.vcfg.get("hidden_size", 768))
 
     # -- images -----------------------------------------------------------------------------------
-    def preprocess(self, image):
-        if self.pre_cfg is None:
-            raise ModelError("this embedder was loaded for text only")
-        return preprocess(image, self.pre_cfg)
-
     def encode_pixels(self, batch):
         import mlx.core as mx
         import numpy as np

@@ -19,7 +19,7 @@ from typing import Sequence
 
 from . import ModelError
 from .base import Embedder, l2_normalize
-from .preprocess import PreprocessConfig, preprocess
+from .preprocess import ConfiguredPreprocessing, PreprocessConfig
 
 # Preference order: the first available one wins; CPU is always there.
 PROVIDER_PREFERENCE = ("CUDAExecutionProvider", "ROCMExecutionProvider", "CoreMLExecutionProvider",
@@ -80,7 +80,7 @@ class _Tower:
         return np.concatenate(outs)
 
 
-class OnnxEmbedder(Embedder):
+class OnnxEmbedder(ConfiguredPreprocessing, Embedder):
     backend = "onnx"
 
     def __init__(self, folder: str | Path, *, model_id: str | None = None, towers: str = "both",
@@ -119,11 +119,6 @@ class OnnxEmbedder(Embedder):
             tower = self._visual or self._textual
             out = tower.session.get_outputs()[0].shape[-1]
             self.dim = int(out) if isinstance(out, int) else 0
-
-    def preprocess(self, image):
-        if self.pre_cfg is None:
-            raise ModelError("this embedder was loaded for text only")
-        return preprocess(image, self.pre_cfg)
 
     def encode_pixels(self, batch):
         import numpy as np

@@ -100,3 +100,17 @@ def preprocess(image, cfg: PreprocessConfig):
     scale = 1.0 / (np.asarray(cfg.std, dtype=np.float32) * 255.0)
     arr = (arr - mean) * scale
     return np.ascontiguousarray(arr.transpose(2, 0, 1))
+
+
+class ConfiguredPreprocessing:
+    """`Embedder.preprocess` from the model's own config (`pre_cfg`); None while only the text
+    tower is loaded."""
+
+    pre_cfg: PreprocessConfig | None = None
+
+    def preprocess(self, image):
+        if self.pre_cfg is None:
+            from . import ModelError
+
+            raise ModelError("this embedder was loaded for text only")
+        return preprocess(image, self.pre_cfg)
