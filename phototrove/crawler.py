@@ -238,10 +238,7 @@ class Crawler:
                 return False  # the original is not (yet) read: stays 'new' for the next pass
             summary.add("read.duplicates")
             summary.add("read.copies_not_reread")
-            old_photo = loc.photo_id
-            cat.link_location(loc.id, row[0], loc.size, loc.mtime_ns)
-            for pid in {row[0], old_photo} - {None}:
-                self._apply_source_meta(pid)
+            self._link(loc, row[0])
             return True
         if res.error:
             kind, message = res.error
@@ -261,11 +258,15 @@ class Crawler:
             summary.add("read.photos")
         else:
             summary.add("read.duplicates")
-        old_photo = loc.photo_id
-        cat.link_location(loc.id, photo_id, loc.size, loc.mtime_ns)
-        for pid in {photo_id, old_photo} - {None}:
-            self._apply_source_meta(pid)
+        self._link(loc, photo_id)
         return True
+
+    def _link(self, loc: Location, photo_id: int) -> None:
+        """The location now holds this photo: re-resolve its metadata and that of the photo it
+        held before (a changed file), whose sources may have changed."""
+        self.catalog.link_location(loc.id, photo_id, loc.size, loc.mtime_ns)
+        for pid in {photo_id, loc.photo_id} - {None}:
+            self._apply_source_meta(pid)
 
     def _apply_source_meta(self, photo_id: int) -> None:
         """Source metadata of the photo's present locations (primary wins) under each origin."""
