@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import click
 
@@ -28,6 +30,19 @@ class Context:
     def say(self, message: str) -> None:
         if not self.quiet:
             click.echo(message, err=True)
+
+    @contextmanager
+    def writing(self) -> Iterator[Catalog]:
+        """The catalog under the library's write lock: a second writer exits, naming the holder."""
+        try:
+            self.library.lock()
+        except LibraryBusy as e:
+            fail(str(e))
+        try:
+            with self.catalog() as catalog:
+                yield catalog
+        finally:
+            self.library.unlock()
 
     def catalog(self, *, readonly: bool = False) -> Catalog:
         try:
@@ -94,34 +109,27 @@ def run_ingest(obj: Context, sources, *, model, no_embed, batch_size, workers, a
     embedder, skipped = None, None
     if not no_embed:
         embedder, skipped = load_image_embedder(obj, model, backend)
-    try:
-        obj.library.lock()
-    except LibraryBusy as e:
-        fail(str(e))
     summaries = []
-    try:
-        with obj.catalog() as catalog:
-            index = None if no_embed else ChromaIndex(
-                obj.library, model=embedder.model_id if embedder else None, spec=_model_spec(model),
-                url=obj.chroma_url)
-            crawler = Crawler(catalog, embedder=embedder, index=index, batch_size=batch_size, workers=workers,
-                              show_progress=not obj.quiet, log=obj.say, vector_dtype=vector_dtype)
-            for source in sources:
-                try:
-                    summary = crawler.run(source)
-                except (DiskFull, SearchError) as e:
-                    fail(str(e))
-                except ModelError as e:  # the model, loading while the catalog stages ran, failed
-                    fail(f"{e} (the catalog stages' work is kept)", EXIT_USAGE)
-                except KeyboardInterrupt:
-                    fail("interrupted; everything committed so far is kept: run the same command to continue", 130)
-                summaries.append({"source": source.root, "kind": source.kind, **summary.counts,
-                                  "errors": summary.errors})
-                if report is not None:
-                    sid = catalog.ensure_source(source.kind, source.root, source.info)
-                    summaries[-1]["report"] = report(catalog, sid)
-    finally:
-        obj.library.unlock()
+    with obj.writing() as catalog:
+        index = None if no_embed else ChromaIndex(
+            obj.library, model=embedder.model_id if embedder else None, spec=_model_spec(model),
+            url=obj.chroma_url)
+        crawler = Crawler(catalog, embedder=embedder, index=index, batch_size=batch_size, workers=workers,
+                          show_progress=not obj.quiet, log=obj.say, vector_dtype=vector_dtype)
+        for source in sources:
+            try:
+                summary = crawler.run(source)
+            except (DiskFull, SearchError) as e:
+                fail(str(e))
+            except ModelError as e:  # the model, loading while the catalog stages ran, failed
+                fail(f"{e} (the catalog stages' work is kept)", EXIT_USAGE)
+            except KeyboardInterrupt:
+                fail("interrupted; everything committed so far is kept: run the same command to continue", 130)
+            summaries.append({"source": source.root, "kind": source.kind, **summary.counts,
+                              "errors": summary.errors})
+            if report is not None:
+                sid = catalog.ensure_source(source.kind, source.root, source.info)
+                summaries[-1]["report"] = report(catalog, sid)
     errors = sum(s["errors"] for s in summaries)
     if as_json:
         for s in summaries:
@@ -351,7 +359,7 @@ def recover_lrprev(obj: Context, path, out, catalog, dry_run, as_json) -> None:
         fail(f"cannot write into {out}: {e.strerror or e}")
     if dry_run and not obj.quiet and not as_json:
         for job in result.jobs:
-            click.echo(f"{job.item.path}{'!' + job.item.entry if job.item.entry else ''} -> {job.rel}")
+            click.echo(f"{location_label(job.item.path, job.item.entry)} -> {job.rel}")
     summary = {"source": os.path.abspath(path), "out": os.path.abspath(out), "catalog": plan.catalog_path
                if plan.catalog else None, "photos": len(plan.items), **plan.counts, **result.counts,
                "errors": len(plan.errors) + len(result.failures)}
@@ -588,20 +596,13 @@ def _with_index_lock(obj: Context, work, verb: str) -> None:
 
     if not obj.library.exists():
         raise NotIndexed(f"library {obj.library.root}: nothing to index yet")
-    try:
-        obj.library.lock()
-    except LibraryBusy as e:
-        fail(str(e))
-    try:
-        with obj.catalog() as catalog:
-            if not catalog.embedding_models():
-                raise NotIndexed("the catalog holds no embeddings yet: run `trove ingest ... --model NAME`")
-            index = ChromaIndex(obj.library, url=obj.chroma_url)
-            for model_id, n in work(catalog, index).items():
-                click.echo(f"{verb} {n} photo(s)" + ("" if model_id == "all" else f" for model {model_id}")
-                           + (f"; removed {index.removed} gone" if index.removed else ""))
-    finally:
-        obj.library.unlock()
+    with obj.writing() as catalog:
+        if not catalog.embedding_models():
+            raise NotIndexed("the catalog holds no embeddings yet: run `trove ingest ... --model NAME`")
+        index = ChromaIndex(obj.library, url=obj.chroma_url)
+        for model_id, n in work(catalog, index).items():
+            click.echo(f"{verb} {n} photo(s)" + ("" if model_id == "all" else f" for model {model_id}")
+                       + (f"; removed {index.removed} gone" if index.removed else ""))
 
 
 @main.group(invoke_without_command=True)

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
-from ..catalog import Catalog
+from ..catalog import Catalog, location_label
 
 THUMB_SIDE = 320  # long side, pixels: sharp on a 160-200 px grid tile at 2x, small enough to inline
 
@@ -79,7 +79,7 @@ def _make_one(path: Path, locs, sources) -> tuple[Path | None, str | None]:
         try:
             image = load_image(source.read_bytes(loc), min_side=THUMB_SIDE)  # upright: EXIF orientation applied
         except (MediaError, OSError, EOFError, ValueError) as e:
-            problem = f"{loc.path}{'!' + loc.entry if loc.entry else ''}: {e}"
+            problem = f"{location_label(loc.path, loc.entry)}: {e}"
             continue
         image.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
         path.parent.mkdir(parents=True, exist_ok=True)
