@@ -1,0 +1,9 @@
+"""The catalog package: the schema, its migrations, and every query trove runs on catalog.db."""
+from __future__ import annotations
+
+from .core import Catalog, CatalogError
+from .records import Location, location_label
+from .schema import MIGRATIONS, SCHEMA_VERSION
+from .sql import now_iso
+
+__all__ = ["Catalog", "CatalogError", "Location", "location_label", "MIGRATIONS", "SCHEMA_VERSION", "now_iso"]

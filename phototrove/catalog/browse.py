@@ -1,0 +1,147 @@
+"""Reading the catalog for people and scripts: photo records, counts, and the look-ups behind
+search filters, galleries and reports."""
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from typing import Any, Iterator
+
+from .records import location_label
+from .sql import IN_LIST, LOCATION_PRESENT, id_list, present
+
+
+class BrowseQueries:
+    db: sqlite3.Connection
+
+    # -- one photo --------------------------------------------------------------------------------
+    def photo_record(self, photo_id: int) -> dict:
+        p = dict(self.db.execute("SELECT * FROM photos WHERE id=?", (photo_id,)).fetchone())
+        locs = self.db.execute(
+            "SELECT l.*, s.kind AS source_kind FROM locations l JOIN sources s ON s.id=l.source_id "
+            f"WHERE l.photo_id=? ORDER BY (NOT l.{LOCATION_PRESENT}), l.rank, l.id", (photo_id,)
+        ).fetchall()
+        p["locations"] = [
+            {"source_id": r["source_id"], "source": r["source_kind"], "path": r["path"],
+             **({"entry": r["entry"]} if r["entry"] else {}), "size": r["size"], "mtime_ns": r["mtime_ns"],
+             "state": r["state"]}
+            for r in locs
+        ]
+        first = p["locations"][0] if p["locations"] else None
+        p["path"] = location_label(first["path"], first.get("entry")) if first else None
+        p["albums"] = [r[0] for r in self.db.execute(
+            "SELECT DISTINCT coalesce(a.title, a.key) FROM albums a JOIN location_albums la ON la.album_id=a.id "
+            f"JOIN locations l ON l.id=la.location_id WHERE l.photo_id=? AND l.{LOCATION_PRESENT} ORDER BY 1",
+            (photo_id,))]
+        p["keywords"] = [r[0] for r in self.db.execute(
+            "SELECT k.name FROM keywords k JOIN photo_keywords pk ON pk.keyword_id=k.id "
+            "WHERE pk.photo_id=? ORDER BY 1", (photo_id,))]
+        p["people"] = [r[0] for r in self.db.execute(
+            "SELECT x.name FROM people x JOIN photo_people pp ON pp.person_id=x.id "
+            "WHERE pp.photo_id=? ORDER BY 1", (photo_id,))]
+        p["meta"] = self.meta(photo_id)
+        p["embedded"] = [r[0] for r in self.db.execute(
+            "SELECT model FROM embeddings WHERE photo_id=? ORDER BY model", (photo_id,))]
+        return p
+
+    def find_photo(self, ref: str) -> int | None:
+        """A photo by catalog id, content-hash prefix (>= 6 hex digits) or a path it was seen at.
+        Raises LookupError when a hash prefix matches several photos."""
+        if ref.isdigit() and self.db.execute("SELECT 1 FROM photos WHERE id=?", (int(ref),)).fetchone():
+            return int(ref)
+        if re.fullmatch(r"[0-9a-fA-F]{6,64}", ref):
+            rows = self.db.execute("SELECT id FROM photos WHERE hash LIKE ? LIMIT 2", (ref.lower() + "%",)).fetchall()
+            if len(rows) == 1:
+                return rows[0][0]
+            if len(rows) > 1:
+                raise LookupError("the hash prefix matches several photos; give more digits")
+        for candidate in dict.fromkeys([ref, os.path.abspath(os.path.expanduser(ref))]):
+            row = self.db.execute(
+                "SELECT photo_id FROM locations WHERE (path=? OR path || '!' || entry=?) "
+                f"AND photo_id IS NOT NULL ORDER BY NOT {LOCATION_PRESENT}, rank LIMIT 1",
+                (candidate, candidate)).fetchone()
+            if row:
+                return row[0]
+        return None
+
+    def iter_photo_ids(self, source_id: int | None = None) -> Iterator[int]:
+        if source_id is None:
+            rows = self.db.execute("SELECT id FROM photos ORDER BY id")
+        else:
+            rows = self.db.execute(
+                "SELECT DISTINCT photo_id FROM locations WHERE source_id=? AND photo_id IS NOT NULL ORDER BY 1",
+                (source_id,))
+        for r in rows.fetchall():
+            yield r[0]
+
+    # -- many photos ------------------------------------------------------------------------------
+    def ids_by_hash(self, hashes) -> dict[str, int]:
+        return {r[1]: r[0] for r in self.db.execute(
+            f"SELECT id, hash FROM photos WHERE hash {IN_LIST}", (id_list(hashes),))}
+
+    def hashes_by_id(self, photo_ids) -> dict[int, str]:
+        return {r[0]: r[1] for r in self.db.execute(
+            f"SELECT id, hash FROM photos WHERE id {IN_LIST}", (id_list(photo_ids),))}
+
+    def present_among(self, photo_ids) -> set[int]:
+        return {r[0] for r in self.db.execute(
+            f"SELECT DISTINCT photo_id FROM locations WHERE {LOCATION_PRESENT} AND photo_id {IN_LIST}",
+            (id_list(photo_ids),))}
+
+    def newest_present_images(self, limit: int) -> list[int]:
+        """Present images, newest first (undated last)."""
+        return [r[0] for r in self.db.execute(
+            "SELECT p.id FROM photos p WHERE p.media='image' AND " + present()
+            + " ORDER BY p.taken_at IS NULL, p.taken_at DESC, p.id DESC LIMIT ?", (limit,))]
+
+    def photos_with_copies(self) -> list[int]:
+        """Photos present in more than one place."""
+        return [r[0] for r in self.db.execute(
+            f"SELECT photo_id FROM locations WHERE {LOCATION_PRESENT} AND photo_id IS NOT NULL "
+            "GROUP BY photo_id HAVING count(*) > 1 ORDER BY photo_id")]
+
+    # -- what filters name ------------------------------------------------------------------------
+    def match_sources(self, value: str) -> list[int]:
+        """Sources by id, kind or part of their root."""
+        return self._match("SELECT id FROM sources WHERE CAST(id AS TEXT)=?1 OR root LIKE ?2 OR kind=?1 ORDER BY id",
+                           value)
+
+    def match_albums(self, value: str) -> list[int]:
+        return self._match("SELECT id FROM albums WHERE coalesce(title, key) LIKE ?2 OR key=?1 ORDER BY id", value)
+
+    def match_keywords(self, value: str) -> list[int]:
+        return self._match("SELECT id FROM keywords WHERE name=?1 COLLATE NOCASE OR name LIKE ?2 ORDER BY id", value)
+
+    def match_cameras(self, value: str) -> list[str]:
+        return self._match("SELECT DISTINCT camera FROM photos WHERE camera=?1 OR camera LIKE ?2 ORDER BY 1", value)
+
+    def _match(self, sql: str, value: str) -> list:
+        """Case-insensitive substring (SQLite's LIKE), or the exact value."""
+        return [r[0] for r in self.db.execute(sql, (value, f"%{value}%"))]
+
+    # -- the library as a whole -------------------------------------------------------------------
+    def stats(self) -> dict:
+        q = lambda sql, *a: self.db.execute(sql, a).fetchone()[0]  # noqa: E731
+        out: dict[str, Any] = {
+            "schema_version": q("PRAGMA user_version"),
+            "photos": q("SELECT count(*) FROM photos"),
+            "photos_present": q(f"SELECT count(DISTINCT photo_id) FROM locations WHERE {LOCATION_PRESENT}"),
+            "locations": q("SELECT count(*) FROM locations"),
+            "errors": q("SELECT count(*) FROM errors"),
+            "sources": [],
+            "errors_by_kind": {r[0] + "/" + r[1]: r[2] for r in self.db.execute(
+                "SELECT stage, kind, count(*) FROM errors GROUP BY 1, 2 ORDER BY 3 DESC")},
+            "embeddings": {r[0]: {"embedded": r[1], "indexed": r[2]} for r in self.db.execute(
+                "SELECT model, count(*), sum(indexed) FROM embeddings GROUP BY model")},
+        }
+        for s in self.db.execute("SELECT * FROM sources ORDER BY id").fetchall():
+            states = {r[0]: r[1] for r in self.db.execute(
+                "SELECT state, count(*) FROM locations WHERE source_id=? GROUP BY state", (s["id"],))}
+            out["sources"].append({
+                "id": s["id"], "kind": s["kind"], "root": s["root"], "last_scan_at": s["last_scan_at"],
+                "locations": states,
+                "photos": q(f"SELECT count(DISTINCT photo_id) FROM locations WHERE source_id=? AND {LOCATION_PRESENT}",
+                            s["id"]),
+                "errors": q("SELECT count(*) FROM errors WHERE source_id=?", s["id"]),
+            })
+        return out

@@ -1,0 +1,73 @@
+"""The catalog: SQLite (WAL), the source of truth for everything trove knows.
+
+A photo's identity is its content hash; every place it was seen is a location. Values each origin
+reported (EXIF, a Takeout sidecar, a Lightroom catalog row) are kept in `photo_meta`, and the photo's
+own columns hold the resolved value (source metadata wins over EXIF: it carries the user's edits).
+
+`Catalog` is assembled from one class per topic (sources and locations, photos, errors,
+embeddings and the index's bookkeeping, reading for people, source reports); this package is the
+only code that speaks SQL to catalog.db.
+"""
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import LibraryUnusable
+from .browse import BrowseQueries
+from .embeddings import EmbeddingQueries
+from .faults import ErrorQueries
+from .photos import PhotoQueries
+from .reports import ReportQueries
+from .schema import SchemaError, migrate
+from .sources import SourceQueries
+
+
+class CatalogError(LibraryUnusable):
+    """A catalog that cannot be used (newer than this trove, corrupt, disk full)."""
+
+
+class Catalog(SourceQueries, PhotoQueries, ErrorQueries, EmbeddingQueries, BrowseQueries, ReportQueries):
+    def __init__(self, path: str | Path, *, readonly: bool = False):
+        self.path = Path(path)
+        if readonly and not self.path.exists():
+            raise CatalogError(f"{self.path}: no catalog here yet (run `trove ingest ...` first)")
+        if not readonly:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if readonly:
+                self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+            else:
+                self.db = sqlite3.connect(self.path, timeout=30)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA foreign_keys=ON")
+            if not readonly:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+            migrate(self.db, self.path, readonly=readonly)
+        except SchemaError as e:
+            raise CatalogError(str(e)) from None
+        except sqlite3.DatabaseError as e:
+            raise CatalogError(f"{self.path}: {e}") from None
+
+    @property
+    def version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One committed unit of work: everything inside commits together or not at all."""
+        with self.db:
+            yield
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Catalog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+

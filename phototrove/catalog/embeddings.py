@@ -1,0 +1,127 @@
+"""Embeddings per (photo, model), and the bookkeeping of which ones the vector index holds.
+
+`embeddings.indexed` says whether Chroma holds the vector; the index stage sets it in the same
+step Chroma accepted the vectors, so an interrupted sync resumes without re-sending anything.
+"""
+from __future__ import annotations
+
+import sqlite3
+from typing import Any, Sequence
+
+from .sql import IN_LIST, LOCATION_PRESENT, id_list, now_iso, present
+
+
+def vector_of(dtype: str, blob: bytes):
+    """A stored vector as float32."""
+    import numpy as np
+
+    return np.frombuffer(blob, dtype="<f4" if dtype == "float32" else "<f2").astype(np.float32)
+
+
+class EmbeddingQueries:
+    db: sqlite3.Connection
+
+    # -- the embed stage --------------------------------------------------------------------------
+    def photos_to_embed(self, model: str, limit: int, after_id: int = 0) -> list[int]:
+        """Present images with no embedding for `model` and no embed error for it."""
+        rows = self.db.execute(
+            "SELECT p.id FROM photos p WHERE p.media='image' AND " + present() + " "
+            "AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.photo_id=p.id AND e.model=?) "
+            "AND NOT EXISTS (SELECT 1 FROM errors x WHERE x.photo_id=p.id AND x.stage='embed' AND x.model=?) "
+            "AND p.id>? ORDER BY p.id LIMIT ?",
+            (model, model, after_id, limit),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def count_to_embed(self, model: str) -> int:
+        """Present images without an embedding for `model` (the embed stage's progress total)."""
+        return self.db.execute(
+            "SELECT count(*) FROM photos p WHERE p.media='image' AND " + present() + " "
+            "AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.photo_id=p.id AND e.model=?)", (model,)).fetchone()[0]
+
+    def put_embeddings(self, model: str, items: Sequence[tuple[int, Any]], dtype: str = "float32") -> None:
+        now = now_iso()
+        self.db.executemany(
+            "INSERT INTO embeddings(photo_id, model, dim, dtype, vector, created_at) VALUES (?,?,?,?,?,?) "
+            "ON CONFLICT(photo_id, model) DO UPDATE SET dim=excluded.dim, dtype=excluded.dtype, "
+            "vector=excluded.vector, created_at=excluded.created_at, indexed=0",
+            [(pid, model, len(vec), dtype, vec.astype("<" + ("f4" if dtype == "float32" else "f2")).tobytes(), now)
+             for pid, vec in items],
+        )
+
+    def embedding(self, photo_id: int, model: str):
+        row = self.db.execute("SELECT dtype, vector FROM embeddings WHERE photo_id=? AND model=?",
+                              (photo_id, model)).fetchone()
+        return None if row is None else vector_of(row["dtype"], row["vector"])
+
+    def embedding_models(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT model FROM embeddings ORDER BY model")]
+
+    def embedding_dims(self, model: str) -> list[int]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT dim FROM embeddings WHERE model=?", (model,))]
+
+    # -- what the index holds ---------------------------------------------------------------------
+    def count_indexed(self, model: str) -> int:
+        return self.db.execute("SELECT count(*) FROM embeddings WHERE model=? AND indexed=1", (model,)).fetchone()[0]
+
+    def count_unindexed(self, model: str) -> int:
+        """Present photos embedded with the model that the index does not hold yet."""
+        return self.db.execute(
+            "SELECT count(*) FROM embeddings e WHERE e.model=? AND e.indexed=0 AND " + present("e.photo_id"),
+            (model,)).fetchone()[0]
+
+    def unindexed(self, model: str, after_id: int, limit: int) -> list[tuple[int, str, Any]]:
+        """(photo id, hash, float32 vector) of present photos the index lacks, by photo id."""
+        rows = self.db.execute(
+            "SELECT e.photo_id, p.hash, e.dtype, e.vector FROM embeddings e JOIN photos p ON p.id=e.photo_id "
+            "WHERE e.model=? AND e.indexed=0 AND " + present("e.photo_id") + " AND e.photo_id>? "
+            "ORDER BY e.photo_id LIMIT ?", (model, after_id, limit)).fetchall()
+        return [(r[0], r[1], vector_of(r[2], r[3])) for r in rows]
+
+    def indexed_but_gone(self, model: str) -> list[tuple[int, str]]:
+        """(photo id, hash) of photos the index holds that lost every present location."""
+        return [(r[0], r[1]) for r in self.db.execute(
+            "SELECT e.photo_id, p.hash FROM embeddings e JOIN photos p ON p.id=e.photo_id WHERE e.model=? "
+            "AND e.indexed=1 AND NOT " + present("e.photo_id"), (model,))]
+
+    def set_indexed(self, model: str, photo_ids, indexed: bool) -> None:
+        self.db.executemany("UPDATE embeddings SET indexed=? WHERE photo_id=? AND model=?",
+                            [(int(indexed), pid, model) for pid in photo_ids])
+
+    def reset_indexed(self, model: str) -> None:
+        """The index holds nothing of this model (dropped, or not to be trusted)."""
+        with self.db:
+            self.db.execute("UPDATE embeddings SET indexed=0 WHERE model=?", (model,))
+
+    def embedded_hashes(self, model: str) -> set[str]:
+        return {r[0] for r in self.db.execute(
+            "SELECT p.hash FROM embeddings e JOIN photos p ON p.id=e.photo_id WHERE e.model=?", (model,))}
+
+    def indexed_photos(self, model: str) -> list[tuple[int, str]]:
+        """(photo id, hash) of every photo the index holds for the model."""
+        return [(r[0], r[1]) for r in self.db.execute(
+            "SELECT e.photo_id, p.hash FROM embeddings e JOIN photos p ON p.id=e.photo_id "
+            "WHERE e.model=? AND e.indexed=1 ORDER BY e.photo_id", (model,))]
+
+    def present_vectors(self, model: str) -> list[tuple[int, Any]]:
+        """(photo id, float32 vector) of every present photo the index holds for the model."""
+        return [(r[0], vector_of(r[1], r[2])) for r in self.db.execute(
+            "SELECT e.photo_id, e.dtype, e.vector FROM embeddings e WHERE e.model=? AND e.indexed=1 AND "
+            + present("e.photo_id") + " ORDER BY e.photo_id", (model,))]
+
+    def filter_rows(self, photo_ids=None) -> tuple[list[sqlite3.Row], dict[str, list[tuple[int, int]]]]:
+        """What the index's filters need of present photos (all when photo_ids is None): their
+        columns, and (photo id, value) pairs of their sources, albums and keywords."""
+        scope, args = ("", ()) if photo_ids is None else (" AND {col} " + IN_LIST, (id_list(photo_ids),))
+        rows = self.db.execute(
+            "SELECT id, taken_at, camera, rating, favorite, lat, lon FROM photos p WHERE " + present()
+            + scope.format(col="p.id"), args).fetchall()
+        lists = {
+            "src": f"SELECT DISTINCT photo_id, source_id FROM locations WHERE {LOCATION_PRESENT}"
+                   + scope.format(col="photo_id"),
+            "alb": "SELECT DISTINCT l.photo_id, la.album_id FROM locations l JOIN location_albums la "
+                   f"ON la.location_id=l.id WHERE l.{LOCATION_PRESENT}" + scope.format(col="l.photo_id"),
+            "kw": "SELECT photo_id, keyword_id FROM photo_keywords WHERE 1" + scope.format(col="photo_id"),
+        }
+        return rows, {k: [(r[0], r[1]) for r in self.db.execute(sql + " ORDER BY 1, 2", args)]
+                      for k, sql in lists.items()}

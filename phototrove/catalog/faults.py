@@ -1,0 +1,37 @@
+"""Error rows: one per problem, with where it happened and why (named `faults` so it does not
+shadow the `errors` table's meaning or Python's own)."""
+from __future__ import annotations
+
+import sqlite3
+
+from .sql import now_iso
+
+
+class ErrorQueries:
+    db: sqlite3.Connection
+
+    def add_error(self, stage: str, kind: str, message: str, *, source_id: int | None = None,
+                  location_id: int | None = None, photo_id: int | None = None, path: str | None = None,
+                  model: str | None = None) -> None:
+        if location_id is not None:
+            self.db.execute("DELETE FROM errors WHERE location_id=? AND stage=?", (location_id, stage))
+            self.db.execute("UPDATE locations SET state='error', read_size=size, read_mtime_ns=mtime_ns "
+                            "WHERE id=? AND state!='missing'", (location_id,))
+        elif photo_id is not None:
+            self.db.execute("DELETE FROM errors WHERE photo_id=? AND stage=? AND model IS ?", (photo_id, stage, model))
+        self.db.execute(
+            "INSERT INTO errors(at, stage, kind, source_id, location_id, photo_id, path, message, model) "
+            "VALUES (?,?,?,?,?,?,?,?,?)",
+            (now_iso(), stage, kind, source_id, location_id, photo_id, path, message, model),
+        )
+
+    def errors(self, source_id: int | None = None) -> list[sqlite3.Row]:
+        q, args = "SELECT * FROM errors", ()
+        if source_id is not None:
+            q, args = q + " WHERE source_id=?", (source_id,)
+        return self.db.execute(q + " ORDER BY id", args).fetchall()
+
+    def count_errors(self, source_id: int) -> int:
+        """Error rows of one source, each counted once (embed errors carry the source of the copy
+        that failed to decode)."""
+        return self.db.execute("SELECT count(*) FROM errors WHERE source_id=?", (source_id,)).fetchone()[0]

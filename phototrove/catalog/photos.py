@@ -1,0 +1,87 @@
+"""Photos: identity by content hash, what each origin says about them, and the resolved columns."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from .sql import LOCATION_PRESENT, now_iso
+
+# Which origin's value wins for a photo column; anything not listed ranks after these.
+ORIGIN_PRIORITY = ("lrcat", "takeout", "exif")
+RESOLVED_FIELDS = (
+    "taken_at", "lat", "lon", "alt", "camera", "lens", "orientation",
+    "title", "description", "rating", "favorite",
+)
+
+
+class PhotoQueries:
+    db: sqlite3.Connection
+
+    def photo_id_by_hash(self, digest: str) -> int | None:
+        row = self.db.execute("SELECT id FROM photos WHERE hash=?", (digest,)).fetchone()
+        return row[0] if row else None
+
+    def add_photo(self, digest: str, size: int, media: str, fmt: str | None,
+                  width: int | None, height: int | None) -> int:
+        self.db.execute(
+            "INSERT INTO photos(hash, size, media, format, width, height, added_at) VALUES (?,?,?,?,?,?,?) "
+            "ON CONFLICT(hash) DO NOTHING",
+            (digest, size, media, fmt, width, height, now_iso()),
+        )
+        return self.photo_id_by_hash(digest)
+
+    def set_meta(self, photo_id: int, origin: str, values: dict) -> None:
+        """Replace what `origin` says about the photo (None values are dropped)."""
+        self.db.execute("DELETE FROM photo_meta WHERE photo_id=? AND origin=?", (photo_id, origin))
+        self.db.executemany(
+            "INSERT INTO photo_meta(photo_id, origin, key, value) VALUES (?,?,?,?)",
+            [(photo_id, origin, k, json.dumps(v, ensure_ascii=False)) for k, v in sorted(values.items())
+             if v is not None and v != [] and v != ""],
+        )
+
+    def meta(self, photo_id: int) -> dict[str, dict]:
+        out: dict[str, dict] = {}
+        for r in self.db.execute("SELECT origin, key, value FROM photo_meta WHERE photo_id=?", (photo_id,)):
+            out.setdefault(r["origin"], {})[r["key"]] = json.loads(r["value"])
+        return out
+
+    def resolve(self, photo_id: int) -> None:
+        """Recompute the photo's columns, keywords and people from every origin's metadata."""
+        meta = self.meta(photo_id)
+        order = sorted(meta, key=lambda o: (ORIGIN_PRIORITY.index(o) if o in ORIGIN_PRIORITY else -1, o))
+        resolved: dict[str, Any] = {}
+        for field in RESOLVED_FIELDS:
+            for origin in order:
+                if field in meta[origin]:
+                    resolved[field] = meta[origin][field]
+                    break
+            else:
+                resolved[field] = None
+        resolved["favorite"] = 1 if resolved["favorite"] else 0
+        sets = ", ".join(f"{f}=?" for f in RESOLVED_FIELDS)
+        self.db.execute(f"UPDATE photos SET {sets} WHERE id=?", [resolved[f] for f in RESOLVED_FIELDS] + [photo_id])
+        for table, link, col, key in (("keywords", "photo_keywords", "keyword_id", "keywords"),
+                                      ("people", "photo_people", "person_id", "people")):
+            names = sorted({n for o in meta.values() for n in o.get(key, []) if isinstance(n, str) and n})
+            self.db.execute(f"DELETE FROM {link} WHERE photo_id=?", (photo_id,))
+            for name in names:
+                self.db.execute(f"INSERT OR IGNORE INTO {table}(name) VALUES (?)", (name,))
+                self.db.execute(
+                    f"INSERT OR IGNORE INTO {link}(photo_id, {col}) SELECT ?, id FROM {table} WHERE name=?",
+                    (photo_id, name),
+                )
+
+    def link_live(self, source_id: int, pairs) -> int:
+        """Link each live/motion video to its still: `pairs` of ((path, entry) of the video, (path,
+        entry) of the still), both locations of the source. Returns how many were linked."""
+        at = (f"SELECT photo_id FROM locations WHERE source_id=? AND path=? AND entry=? AND {LOCATION_PRESENT} "
+              "AND photo_id IS NOT NULL")
+        linked = 0
+        for (vpath, ventry), (spath, sentry) in pairs:
+            v = self.db.execute(at, (source_id, vpath, ventry)).fetchone()
+            s = self.db.execute(at, (source_id, spath, sentry)).fetchone()
+            if v and s and v[0] != s[0]:
+                linked += self.db.execute("UPDATE photos SET live_of=? WHERE id=? AND media='video'",
+                                          (s[0], v[0])).rowcount
+        return linked

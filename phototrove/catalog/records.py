@@ -1,0 +1,29 @@
+"""Rows the catalog hands out, and how a location is named to people."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+
+
+def location_label(path: str, entry: str | None = "") -> str:
+    """How a location is shown and reported: the file, or `archive!member` inside an archive."""
+    return f"{path}!{entry}" if entry else path
+
+
+@dataclass
+class Location:
+    id: int
+    source_id: int
+    path: str
+    entry: str
+    size: int | None
+    mtime_ns: int | None
+    meta: dict
+    photo_id: int | None
+    state: str
+
+
+def location(r: sqlite3.Row) -> Location:
+    return Location(r["id"], r["source_id"], r["path"], r["entry"], r["size"], r["mtime_ns"],
+                    json.loads(r["meta"]) if r["meta"] else {}, r["photo_id"], r["state"])

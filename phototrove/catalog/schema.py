@@ -1,0 +1,150 @@
+"""The catalog's schema: versioned with PRAGMA user_version, migrated one step at a time.
+
+Each step runs in one transaction, so a crash mid-migration leaves the previous version intact;
+a copy of the catalog (`catalog.db.vN.bak`) is kept before the first step runs.
+"""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+# Step-by-step migrations: MIGRATIONS[i] takes a catalog from version i to i + 1.
+MIGRATIONS: list[str] = [
+    # v1: sources, photos with provenance, locations, albums, keywords, people, errors
+    """
+    CREATE TABLE sources(
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,                 -- folder | takeout | lrprev
+        root TEXT NOT NULL,                 -- what the user pointed at, absolute
+        added_at TEXT NOT NULL,
+        last_scan_at TEXT,
+        scan_gen INTEGER NOT NULL DEFAULT 0,
+        info TEXT,                          -- JSON: what the adapter wants to remember
+        UNIQUE(kind, root)
+    );
+    CREATE TABLE photos(
+        id INTEGER PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,          -- sha256 of the content: the photo's identity
+        size INTEGER NOT NULL,
+        media TEXT NOT NULL DEFAULT 'image',  -- image | video
+        format TEXT,
+        width INTEGER,
+        height INTEGER,
+        taken_at TEXT,                      -- ISO 8601; ends in Z when known to be UTC
+        lat REAL,
+        lon REAL,
+        alt REAL,
+        camera TEXT,
+        lens TEXT,
+        orientation INTEGER,                -- EXIF orientation 1..8
+        title TEXT,
+        description TEXT,
+        rating INTEGER,
+        favorite INTEGER NOT NULL DEFAULT 0,
+        live_of INTEGER REFERENCES photos(id),  -- the still a live/motion video belongs to
+        added_at TEXT NOT NULL
+    );
+    CREATE TABLE photo_meta(
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        origin TEXT NOT NULL,               -- exif | takeout | lrcat | ...
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,                -- JSON
+        PRIMARY KEY(photo_id, origin, key)
+    );
+    CREATE TABLE locations(
+        id INTEGER PRIMARY KEY,
+        source_id INTEGER NOT NULL REFERENCES sources(id),
+        path TEXT NOT NULL,                 -- the file; for an archive, the archive file
+        entry TEXT NOT NULL DEFAULT '',     -- the member inside `path` ('' for a plain file)
+        size INTEGER,
+        mtime_ns INTEGER,
+        meta TEXT,                          -- JSON the source knows about this item
+        photo_id INTEGER REFERENCES photos(id),
+        state TEXT NOT NULL DEFAULT 'new',  -- new | ok | error | missing
+        read_size INTEGER,                  -- signature of the bytes last read
+        read_mtime_ns INTEGER,
+        rank INTEGER NOT NULL DEFAULT 100,  -- lower = preferred as the photo's primary path
+        seen_gen INTEGER NOT NULL DEFAULT 0,
+        UNIQUE(source_id, path, entry)
+    );
+    CREATE INDEX locations_photo ON locations(photo_id);
+    CREATE INDEX locations_state ON locations(source_id, state);
+    CREATE TABLE albums(
+        id INTEGER PRIMARY KEY,
+        source_id INTEGER NOT NULL REFERENCES sources(id),
+        key TEXT NOT NULL,                  -- stable name within the source (folder, collection id)
+        title TEXT,
+        description TEXT,
+        UNIQUE(source_id, key)
+    );
+    CREATE TABLE location_albums(
+        location_id INTEGER NOT NULL REFERENCES locations(id) ON DELETE CASCADE,
+        album_id INTEGER NOT NULL REFERENCES albums(id) ON DELETE CASCADE,
+        PRIMARY KEY(location_id, album_id)
+    );
+    CREATE TABLE keywords(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+    CREATE TABLE photo_keywords(
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        keyword_id INTEGER NOT NULL REFERENCES keywords(id),
+        PRIMARY KEY(photo_id, keyword_id)
+    );
+    CREATE TABLE people(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+    CREATE TABLE photo_people(
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        person_id INTEGER NOT NULL REFERENCES people(id),
+        PRIMARY KEY(photo_id, person_id)
+    );
+    CREATE TABLE errors(
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        stage TEXT NOT NULL,                -- discover | read | embed | index
+        kind TEXT NOT NULL,                 -- short class: empty, truncated, not-an-image, ...
+        source_id INTEGER,
+        location_id INTEGER,
+        photo_id INTEGER,
+        path TEXT,
+        message TEXT NOT NULL
+    );
+    CREATE INDEX errors_location ON errors(location_id);
+    CREATE INDEX errors_photo ON errors(photo_id);
+    """,
+    # v2: embeddings per (photo, model), with whether the vector index holds them
+    """
+    CREATE TABLE embeddings(
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        dtype TEXT NOT NULL,                -- float32 | float16
+        vector BLOB NOT NULL,               -- L2-normalized, little-endian
+        created_at TEXT NOT NULL,
+        indexed INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY(photo_id, model)
+    );
+    CREATE INDEX embeddings_unindexed ON embeddings(model, indexed);
+    ALTER TABLE errors ADD COLUMN model TEXT;
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaError(Exception):
+    """The catalog's schema cannot be used by this trove (newer, or read-only and old)."""
+
+
+def migrate(db: sqlite3.Connection, path: Path, *, readonly: bool) -> None:
+    """Bring `db` to SCHEMA_VERSION, or refuse a catalog this trove cannot use."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise SchemaError(f"{path}: catalog schema v{version} is newer than this trove understands "
+                          f"(v{SCHEMA_VERSION}); upgrade phototrove")
+    if version == SCHEMA_VERSION:
+        return
+    if readonly:
+        raise SchemaError(f"{path}: catalog is at schema v{version}; run any writing "
+                          f"trove command (e.g. `trove ingest`) to migrate it")
+    if version > 0:  # keep the old catalog until the migration has committed
+        backup = path.with_name(f"{path.name}.v{version}.bak")
+        with sqlite3.connect(backup) as dst:
+            db.backup(dst)
+    for step in range(version, SCHEMA_VERSION):
+        db.executescript(f"BEGIN;\n{MIGRATIONS[step]};\nPRAGMA user_version={step + 1};\nCOMMIT;")

@@ -1,0 +1,164 @@
+"""Sources, their locations (what discovery found) and albums."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any, Iterable
+
+from .records import Location, location
+from .sql import LOCATION_PRESENT, now_iso
+
+# Read errors that may go away with the same bytes on disk; others are not retried until the file changes.
+TRANSIENT_ERRORS = ("unreadable", "vanished")
+
+
+class SourceQueries:
+    db: sqlite3.Connection
+
+    # -- sources ----------------------------------------------------------------------------------
+    def ensure_source(self, kind: str, root: str, info: dict | None = None) -> int:
+        with self.db:
+            self.db.execute(
+                "INSERT INTO sources(kind, root, added_at, info) VALUES (?,?,?,?) "
+                "ON CONFLICT(kind, root) DO NOTHING",
+                (kind, root, now_iso(), json.dumps(info or {})),
+            )
+        return self.db.execute("SELECT id FROM sources WHERE kind=? AND root=?", (kind, root)).fetchone()[0]
+
+    def source(self, source_id: int) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM sources WHERE id=?", (source_id,)).fetchone()
+
+    def sources(self) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM sources ORDER BY id").fetchall()
+
+    def source_info(self, kind: str, root: str) -> dict | None:
+        """What the adapter of the source (kind, root) remembered in earlier runs; None if unknown."""
+        row = self.db.execute("SELECT info FROM sources WHERE kind=? AND root=?", (kind, root)).fetchone()
+        return json.loads(row[0] or "{}") if row else None
+
+    def merge_source_info(self, source_id: int, info: dict) -> None:
+        """Update the source's remembered info with `info` (top-level keys replace)."""
+        row = self.source(source_id)
+        merged = {**(json.loads(row["info"] or "{}") if row else {}), **info}
+        self.db.execute("UPDATE sources SET info=? WHERE id=?",
+                        (json.dumps(merged, ensure_ascii=False), source_id))
+
+    def begin_scan(self, source_id: int) -> int:
+        with self.db:
+            self.db.execute("UPDATE sources SET scan_gen = scan_gen + 1 WHERE id=?", (source_id,))
+        return self.db.execute("SELECT scan_gen FROM sources WHERE id=?", (source_id,)).fetchone()[0]
+
+    def finish_scan(self, source_id: int, gen: int) -> int:
+        """Mark what this complete scan did not see as missing; returns how many went missing."""
+        with self.db:
+            cur = self.db.execute(
+                "UPDATE locations SET state='missing' WHERE source_id=? AND seen_gen<? AND state!='missing'",
+                (source_id, gen),
+            )
+            self.db.execute("UPDATE sources SET last_scan_at=? WHERE id=?", (now_iso(), source_id))
+        return cur.rowcount
+
+    # -- locations --------------------------------------------------------------------------------
+    def upsert_locations(self, source_id: int, gen: int, found: Iterable[Any]) -> dict[str, int]:
+        """Record what discovery found (in the caller's transaction). Returns counts of new/changed.
+
+        A location whose size or mtime differs from what was last read goes back to 'new' so the
+        read stage reads it again; one that reappears unchanged after being missing is 'ok' again.
+        """
+        counts = {"new": 0, "changed": 0, "unchanged": 0}
+        for f in found:
+            meta = json.dumps(f.meta, sort_keys=True, ensure_ascii=False) if f.meta else None
+            row = self.db.execute(
+                "SELECT id, state, read_size, read_mtime_ns, meta, photo_id FROM locations "
+                "WHERE source_id=? AND path=? AND entry=?",
+                (source_id, f.path, f.entry),
+            ).fetchone()
+            if row is None:
+                cur = self.db.execute(
+                    "INSERT INTO locations(source_id, path, entry, size, mtime_ns, meta, rank, seen_gen) "
+                    "VALUES (?,?,?,?,?,?,?,?)",
+                    (source_id, f.path, f.entry, f.size, f.mtime_ns, meta, f.rank, gen),
+                )
+                loc_id = cur.lastrowid
+                counts["new"] += 1
+            else:
+                loc_id = row["id"]
+                unchanged = (row["read_size"] == f.size and row["read_mtime_ns"] == f.mtime_ns
+                             and row["meta"] == meta)
+                if unchanged and row["photo_id"] is not None:
+                    state = "ok"  # also brings back a location that had gone missing
+                elif unchanged and row["state"] == "error" and not self._transient_error(loc_id):
+                    state = "error"  # the same broken bytes: don't fail on them again
+                else:
+                    state = "new"
+                counts["unchanged" if state != "new" else ("new" if row["state"] == "new" else "changed")] += 1
+                self.db.execute(
+                    "UPDATE locations SET size=?, mtime_ns=?, meta=?, rank=?, seen_gen=?, state=? WHERE id=?",
+                    (f.size, f.mtime_ns, meta, f.rank, gen, state, loc_id),
+                )
+            if f.albums:
+                for key, title, description in f.albums:
+                    album_id = self.ensure_album(source_id, key, title, description)
+                    self.db.execute(
+                        "INSERT OR IGNORE INTO location_albums(location_id, album_id) VALUES (?,?)",
+                        (loc_id, album_id),
+                    )
+        return counts
+
+    def _transient_error(self, location_id: int) -> bool:
+        """Errors worth retrying on unchanged bytes (permissions can be fixed without touching mtime)."""
+        row = self.db.execute("SELECT kind FROM errors WHERE location_id=? AND stage='read'", (location_id,)).fetchone()
+        return row is None or row[0] in TRANSIENT_ERRORS
+
+    def ensure_album(self, source_id: int, key: str, title: str | None, description: str | None) -> int:
+        self.db.execute(
+            "INSERT INTO albums(source_id, key, title, description) VALUES (?,?,?,?) "
+            "ON CONFLICT(source_id, key) DO UPDATE SET "
+            "title=coalesce(excluded.title, title), description=coalesce(excluded.description, description)",
+            (source_id, key, title, description),
+        )
+        return self.db.execute("SELECT id FROM albums WHERE source_id=? AND key=?", (source_id, key)).fetchone()[0]
+
+    def pending_locations(self, source_id: int, limit: int, after_id: int = 0) -> list[Location]:
+        rows = self.db.execute(
+            "SELECT * FROM locations WHERE source_id=? AND state='new' AND id>? ORDER BY id LIMIT ?",
+            (source_id, after_id, limit),
+        ).fetchall()
+        return [location(r) for r in rows]
+
+    def count_pending(self, source_id: int) -> int:
+        return self.db.execute(
+            "SELECT count(*) FROM locations WHERE source_id=? AND state='new'", (source_id,)
+        ).fetchone()[0]
+
+    def photo_at(self, source_id: int, path: str, entry: str) -> int | None:
+        """The photo a present location of the source holds, if it has been read."""
+        row = self.db.execute(
+            f"SELECT photo_id FROM locations WHERE source_id=? AND path=? AND entry=? AND {LOCATION_PRESENT} "
+            "AND photo_id IS NOT NULL", (source_id, path, entry)).fetchone()
+        return row[0] if row else None
+
+    def mark_missing(self, location_id: int) -> None:
+        self.db.execute("UPDATE locations SET state='missing' WHERE id=?", (location_id,))
+
+    def link_location(self, location_id: int, photo_id: int, size: int | None, mtime_ns: int | None) -> None:
+        self.db.execute(
+            "UPDATE locations SET photo_id=?, state='ok', read_size=?, read_mtime_ns=? WHERE id=?",
+            (photo_id, size, mtime_ns, location_id),
+        )
+        self.db.execute("DELETE FROM errors WHERE location_id=? AND stage IN ('read','discover')", (location_id,))
+
+    def present_locations(self, photo_id: int) -> list[Location]:
+        rows = self.db.execute(
+            f"SELECT * FROM locations WHERE photo_id=? AND {LOCATION_PRESENT} ORDER BY rank, id", (photo_id,)
+        ).fetchall()
+        return [location(r) for r in rows]
+
+    def source_metas(self, photo_id: int) -> list[tuple[str, dict]]:
+        """Every (source kind, location meta) recorded for the photo, primary location last."""
+        rows = self.db.execute(
+            "SELECT s.kind, l.meta FROM locations l JOIN sources s ON s.id=l.source_id "
+            f"WHERE l.photo_id=? AND l.{LOCATION_PRESENT} AND l.meta IS NOT NULL ORDER BY l.rank DESC, l.id DESC",
+            (photo_id,),
+        ).fetchall()
+        return [(r[0], json.loads(r[1])) for r in rows]
