@@ -9,7 +9,6 @@ title, description, rating, favorite, keywords (list), people (list), media ("im
 """
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
@@ -25,6 +24,13 @@ class Found:
     meta: dict = field(default_factory=dict)
     albums: list[tuple[str, str | None, str | None]] = field(default_factory=list)  # (key, title, description)
     rank: int = 100  # lower = preferred as the photo's primary location
+
+
+@dataclass
+class Note:
+    """Something discovery worked around or skipped: said to the user, not counted as an error."""
+    path: str
+    message: str
 
 
 @dataclass
@@ -61,13 +67,27 @@ class Source:
         crawler then links `loc` to that location's photo without hashing it. None: read it."""
         return None
 
-    def after_read(self, catalog, source_id: int) -> None:
-        """Called in a transaction once every location is read: link what needs content hashes
-        (e.g. a live photo's video to its still), remember a report in sources.info."""
+    def live_pairs(self) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+        """After discovery: ((path, entry) of a live/motion video, (path, entry) of its still) for
+        each pair found; the crawler links their photos once both are hashed."""
+        return []
+
+    def remember(self) -> dict:
+        """After discovery: what to keep in the catalog for later runs and reports (merged into
+        the source's info, top-level keys replacing)."""
+        return {}
 
     def close(self) -> None:
         pass
 
+    # -- reports ----------------------------------------------------------------------------------
+    @classmethod
+    def report(cls, catalog, source_id: int) -> dict | None:
+        """A report on what the source holds now (for `trove status --source ID`); None: no report."""
+        return None
 
-def as_stream(data: bytes) -> BinaryIO:
-    return io.BytesIO(data)
+    @staticmethod
+    def describe_report(report: dict) -> str:
+        """The report for people: a few lines."""
+        return ""
+

@@ -6,7 +6,7 @@ from typing import BinaryIO, Iterator
 
 from ..catalog import Location
 from .base import FindError, Found, Source
-from .media import IMAGE_EXTENSIONS
+from ..media.kinds import IMAGE_EXTENSIONS
 from .walk import walk_files
 
 

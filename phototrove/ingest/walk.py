@@ -6,7 +6,7 @@ import stat
 from typing import Callable, Iterator
 
 from .base import FindError
-from .media import is_junk
+from ..media.kinds import is_junk
 
 
 def walk_files(root: str, descend: Callable[[os.DirEntry], bool] = lambda entry: True,

@@ -4,29 +4,19 @@ One item per catalog image and virtual copy (the preview whose digest matches th
 develop settings; failing that, the newest preview left for that UUID), not one per file: previews
 with an outdated digest are skipped on purpose and counted as stale. Without a catalog, previews.db
 says which digests are current; without that either, the newest preview of each UUID is used.
-
-Also the `lrprev` source for `trove ingest lrprev`: a location is the preview file, its entry the
-level (`level_6`; '' for a Lightroom 13.3+ JPEG; `<uuid>-<digest>` inside root-pixels.db).
 """
 from __future__ import annotations
 
-import io
-import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterator
 
-from ..catalog import Location
-from .base import FindError, Found, Source
-from .jpegmeta import adobe_rgb_icc, build_exif, with_metadata
+from ...media.jpeg import jpeg_end, jpeg_size
 from .lrcat import CatalogImage, CatalogReadError, LrCatalog, find_catalog, load_catalog
-from .lrprev import (CacheEntry, Level, Preview, PreviewError, jpeg_size, read_level, read_preview,
-                     read_previews_db, read_root_pixels, scan_previews)
-from .media import jpeg_end
+from .previews import (CacheEntry, Level, Preview, PreviewError, read_level, read_preview, read_previews_db,
+                       read_root_pixels, scan_previews)
 
 ROOT_PIXELS = "root-pixels.db"
-log = logging.getLogger("phototrove.lrprev")
 
 
 @dataclass
@@ -251,61 +241,3 @@ def level_jpeg(path: str, level: Level | None) -> bytes:
     if end is None:
         raise OSError("preview JPEG is truncated")
     return data[:end]
-
-
-# -- the source for `trove ingest lrprev` -----------------------------------------------------------------
-class LrprevSource(Source):
-    kind = "lrprev"
-    origin = "lrcat"
-
-    def __init__(self, root: str, info: dict | None = None):
-        super().__init__(root, info)
-        self.plan: Plan | None = None
-
-    def discover(self) -> Iterator[Found | FindError]:
-        if not os.path.exists(self.root):
-            yield FindError(self.root, "fatal", "no such file or folder")
-            return
-        plan = self.plan = load_plan(self.root, self.info.get("catalog"))
-        for note in plan.notes:   # what was skipped or worked around: said, not counted as errors
-            log.warning("%s: %s", self.root, note)
-        for path, kind, message in plan.errors:
-            yield FindError(path, kind, message)
-        for item in plan.items:
-            try:
-                st = os.stat(item.path)
-            except OSError as e:
-                yield FindError(item.path, "unreadable", e.strerror or str(e))
-                continue
-            albums = []
-            if item.image is not None and item.image.folder:
-                key = item.image.root + item.image.folder
-                albums.append((key, os.path.basename(key.rstrip("/\\")) or key, None))
-            yield Found(item.path, item.entry, st.st_size, st.st_mtime_ns, item.meta(), albums,
-                        rank=10 if item.current else 50)
-
-    def open(self, loc: Location) -> BinaryIO:
-        return io.BytesIO(ingest_bytes(loc.path, loc.entry, loc.meta))
-
-
-def ingest_bytes(path: str, entry: str, meta: dict) -> bytes:
-    """The preview level Lightroom wrote, with an EXIF orientation segment and the Adobe RGB
-    profile inserted (the scan data are untouched), so any reader shows it upright."""
-    if os.path.basename(path) == ROOT_PIXELS:
-        uuid, _, digest = entry.rpartition("-")
-        data = read_root_pixels(path, uuid, digest)
-        if data is None:
-            raise OSError(f"{entry} is no longer in root-pixels.db")
-    elif entry:
-        try:
-            p = read_preview(path, header=False)
-        except PreviewError as e:
-            raise OSError(str(e)) from None
-        level = next((lv for lv in p.levels if lv.name == entry), None)
-        if level is None:
-            raise OSError(f"the preview no longer has {entry}")
-        data = read_level(path, level)
-    else:
-        data = level_jpeg(path, None)
-    return with_metadata(data, exif=build_exif({"orientation": meta.get("orientation") or 1}),
-                         icc=adobe_rgb_icc())

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Generic, Iterable, TypeVar
+from typing import Generic, TypeVar
 
 JSON_CLIP = 46  # UTF-16 code units of the sidecar's stem (title, or title + ".supplemental-metadata")
 SUPPLEMENTAL = "supplemental-metadata"
@@ -153,16 +153,3 @@ class SidecarIndex(Generic[T]):
                     if hit is not None:
                         return hit
         return None
-
-
-def match_folder(json_names: Iterable[str], media_names: Iterable[str]) -> dict[str, str]:
-    """media name -> sidecar name for one folder (a convenience over SidecarIndex)."""
-    index: SidecarIndex[str] = SidecarIndex()
-    for j in json_names:
-        index.add(j, j)
-    out = {}
-    for m in media_names:
-        hit = index.find(m)
-        if hit is not None:
-            out[m] = hit
-    return out

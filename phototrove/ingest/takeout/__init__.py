@@ -1,0 +1,1 @@
+"""Google Photos Takeout exports: parts, sidecars, folder kinds, matching, the report."""
