@@ -8,24 +8,26 @@ UUID otherwise. Nothing is ever overwritten; a manifest in the output folder mak
 """
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
-import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .ingest.jpegmeta import JpegError, adobe_rgb_icc, build_exif, build_xmp, metadata_prefix, split_header
-from .ingest.lrlibrary import Item, Plan, item_jpeg
-from .ingest.lrprev import PreviewError, best_jpeg, jpeg_size
+from ..ingest.lightroom.pairing import Item, Plan, item_jpeg
+from ..ingest.lightroom.previews import PreviewError, best_jpeg
+from ..media.exif_write import build_exif
+from ..media.icc import adobe_rgb_icc
+from ..media.jpeg import JpegError, jpeg_size, metadata_prefix, split_header
+from ..progress import progress
+from .manifest import MANIFEST, read_manifest
+from .naming import safe_part
+from .writer import Body, Writer
+from .xmp import build_xmp
 
-MANIFEST = ".trove-recover.jsonl"
 NO_CATALOG_DIR = "_not_in_catalog"
-_UNSAFE = re.compile(r'[\x00-\x1f<>:"/\\|?*]')
 
 
 @dataclass
@@ -42,12 +44,6 @@ class Result:
 
     def add(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
-
-
-def safe_part(name: str) -> str:
-    """A path component that cannot escape the output folder or break a file system."""
-    name = _UNSAFE.sub("_", name).strip().rstrip(".")
-    return "_" if name in ("", ".", "..") else name[:200]
 
 
 def _folder(img) -> list[str]:
@@ -99,25 +95,6 @@ def plan_names(plan: Plan, manifest: dict[str, str]) -> list[Job]:
     return jobs
 
 
-def _shared_uuid(plan: Plan, item: Item) -> bool:
-    return sum(1 for it in plan.items if it.uuid == item.uuid) > 1
-
-
-def read_manifest(out: str) -> dict[str, str]:
-    done: dict[str, str] = {}
-    try:
-        with open(os.path.join(out, MANIFEST), encoding="utf-8") as f:
-            for line in f:
-                try:
-                    rec = json.loads(line)
-                    done[rec["key"]] = rec["file"]
-                except (ValueError, KeyError, TypeError):
-                    continue  # a line cut short by a crash
-    except FileNotFoundError:
-        pass
-    return done
-
-
 def _capture_mtime(meta: dict) -> float | None:
     local = meta.get("taken_local")
     if not local:
@@ -154,107 +131,7 @@ def _segments(meta: dict) -> dict:
     return {"exif": build_exif(meta), "xmp": xmp, "icc": adobe_rgb_icc()}
 
 
-class _Body:
-    """The untouched part of the preview: bytes in memory, or a byte range of the preview file that
-    is copied by the kernel (copy_file_range), as `cp` does."""
-
-    def __init__(self, data: memoryview | None = None, fd: int | None = None, offset: int = 0, length: int = 0):
-        self.data, self.fd, self.offset = data, fd, offset
-        self.length = len(data) if data is not None else length
-
-    def read(self) -> bytes:
-        return bytes(self.data) if self.data is not None else os.pread(self.fd, self.length, self.offset)
-
-    def write_to(self, out_fd: int) -> None:
-        if self.data is not None:
-            _write_all(out_fd, self.data)
-            return
-        offset, left = self.offset, self.length
-        if hasattr(os, "copy_file_range"):
-            try:
-                while left > 0:
-                    n = os.copy_file_range(self.fd, out_fd, left, offset)
-                    if n <= 0:
-                        raise OSError("the preview file got shorter while copying")
-                    offset += n
-                    left -= n
-                return
-            except OSError as e:
-                if left != self.length or e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL,
-                                                          errno.EOPNOTSUPP, errno.EPERM):
-                    raise
-        while left > 0:   # no in-kernel copy here: plain reads and writes
-            chunk = os.pread(self.fd, min(left, 1 << 20), offset)
-            if not chunk:
-                raise OSError("the preview file got shorter while copying")
-            _write_all(out_fd, chunk)
-            offset += len(chunk)
-            left -= len(chunk)
-
-
-def _write_all(fd: int, data) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-class _Writer:
-    """Writes outputs without ever replacing a file trove did not write."""
-
-    def __init__(self, out: str):
-        self.out = out
-        self.dirs: set[str] = set()
-        self.lock = threading.Lock()
-
-    def write(self, rel: str, head: bytes, body: _Body, mtime: float | None) -> str:
-        path = os.path.join(self.out, *rel.split("/"))
-        folder = os.path.dirname(path)
-        if folder not in self.dirs:
-            os.makedirs(folder, exist_ok=True)
-            self.dirs.add(folder)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            with self.lock:
-                rel, fd = self._existing(rel, path, head, body)
-            if fd is None:
-                return rel      # the same bytes were already there (an earlier run cut short)
-        try:
-            _write_all(fd, head)
-            body.write_to(fd)
-            if mtime is not None:
-                os.utime(fd, (mtime, mtime))
-        except BaseException:
-            os.close(fd)
-            os.unlink(os.path.join(self.out, *rel.split("/")))   # never leave a partial output
-            raise
-        os.close(fd)
-        return rel
-
-    def _existing(self, rel: str, path: str, head: bytes, body: _Body):
-        """`path` exists but is not in the manifest: ours from an interrupted run, or someone else's."""
-        size = len(head) + body.length
-        try:
-            with open(path, "rb") as f:
-                old = f.read(size + 1)
-        except OSError:
-            old = b""
-        ours = head + body.read()
-        if len(old) == size and old == ours:
-            return rel, None
-        if 2 <= len(old) < size and ours.startswith(old):   # our own output, cut short by a crash
-            return rel, os.open(path, os.O_WRONLY | os.O_TRUNC)
-        stem, n = rel[:-4], 1
-        while True:
-            n += 1
-            rel = f"{stem}-{n}.jpg"
-            try:
-                return rel, os.open(os.path.join(self.out, *rel.split("/")), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                continue
-
-
-def recover_one(job: Job, writer: _Writer) -> tuple[str, int, str | None]:
+def recover_one(job: Job, writer: Writer) -> tuple[str, int, str | None]:
     """Write one photo: (its file relative to --out, bytes written, level used)."""
     item = job.item
     meta = item.meta()
@@ -274,7 +151,7 @@ def recover_one(job: Job, writer: _Writer) -> tuple[str, int, str | None]:
                     segments = None
                 if segments is not None:
                     head, _ = metadata_prefix(first[:rest] + b"\xff\xd9", **_segments(_with_size(meta, item, first)))
-                    rel = writer.write(job.rel, head, _Body(fd=fd, offset=offset + rest, length=length - rest), mtime)
+                    rel = writer.write(job.rel, head, Body(fd=fd, offset=offset + rest, length=length - rest), mtime)
                     return rel, len(head) + length - rest, meta.get("lr_level")
         finally:
             os.close(fd)
@@ -282,7 +159,7 @@ def recover_one(job: Job, writer: _Writer) -> tuple[str, int, str | None]:
     if level is not None:
         meta["lr_level"] = level
     head, rest = metadata_prefix(data, **_segments(_with_size(meta, item, data)))
-    rel = writer.write(job.rel, head, _Body(data=rest), mtime)
+    rel = writer.write(job.rel, head, Body(data=rest), mtime)
     return rel, len(head) + len(rest), meta.get("lr_level")
 
 
@@ -310,10 +187,8 @@ def recover(plan: Plan, out: str, *, dry_run: bool = False, show_progress: bool 
     if dry_run:
         result.add("would_write", len(todo))
         return result
-    from tqdm import tqdm
-
     os.makedirs(out, exist_ok=True)
-    writer = _Writer(out)
+    writer = Writer(out)
 
     def work(job: Job):
         try:
@@ -324,8 +199,7 @@ def recover(plan: Plan, out: str, *, dry_run: bool = False, show_progress: bool 
     last_flush = time.monotonic()
     with open(os.path.join(out, MANIFEST), "a", encoding="utf-8") as mf, \
             ThreadPoolExecutor(workers) as pool, \
-            tqdm(total=len(todo), desc="recover", unit="photo", file=sys.stderr, dynamic_ncols=True, leave=False,
-                 disable=not (show_progress and sys.stderr.isatty())) as bar:
+            progress(total=len(todo), desc="recover", unit="photo", enabled=show_progress) as bar:
         for job, rel, size, level, error in pool.map(work, todo):
             bar.update()
             if error is not None:
@@ -341,3 +215,35 @@ def recover(plan: Plan, out: str, *, dry_run: bool = False, show_progress: bool 
                 last_flush = time.monotonic()
             result.add("written")
     return result
+
+
+def recover_lrprev(path: str, out: str, *, catalog: str | None = None, dry_run: bool = False,
+                   show_progress: bool = True, log: Callable[[str], None] = lambda m: None) -> tuple[dict, Result]:
+    """`trove recover lrprev`: the summary (counts, errors) and the result (jobs, failures)."""
+    from ..errors import TroveError
+    from ..ingest.lightroom.pairing import load_plan
+    from ..ingest.lightroom.source import checked_catalog
+
+    plan = load_plan(path, checked_catalog(catalog))
+    for note in plan.notes:
+        log(note)
+    for where, _kind, message in plan.errors:
+        log(f"error: {where}: {message}")
+    try:
+        result = recover(plan, out, dry_run=dry_run, show_progress=show_progress, log=log)
+    except OSError as e:
+        raise TroveError(f"cannot write into {out}: {e.strerror or e}") from None
+    summary = {"source": os.path.abspath(path), "out": os.path.abspath(out),
+               "catalog": plan.catalog_path if plan.catalog else None, "photos": len(plan.items),
+               **plan.counts, **result.counts, "errors": len(plan.errors) + len(result.failures)}
+    return summary, result
+
+
+def describe_recovery(c: dict, dry_run: bool) -> str:
+    return (f"{c['photos']} photos: {c.get('written', 0)} written, {c.get('already_done', 0)} already done"
+            + (f", {c['would_write']} would be written" if dry_run else "")
+            + f"; {c.get('stale', 0)} outdated previews skipped, {c['errors']} errors"
+            + (f"; {c['not_in_catalog']} not in the catalog" if c.get("not_in_catalog") else "")
+            + (f"; {c['root_pixels']} only as a tiny thumbnail" if c.get("root_pixels") else "")
+            + (f"; {c['images_without_preview']} catalog images have no preview"
+               if c.get("images_without_preview") else ""))
