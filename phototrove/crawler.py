@@ -7,17 +7,20 @@ run killed at any moment continues where it stopped, and nothing committed is do
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
-import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 from .catalog import Catalog, CatalogError, Location, location_label
 from .ingest import make_source, source_class
-from .ingest.base import FindError, Source
-from .ingest.media import MediaError, load_image, probe
+from .ingest.base import FindError, Note, Source
+from .media.decode import load_image
+from .media.kinds import MediaError
+from .media.probe import probe
+from .progress import progress
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -34,14 +37,6 @@ class Summary:
 
     def add(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
-
-
-def progress(iterable=None, *, total=None, desc="", unit="it", enabled=True):
-    """A tqdm bar on stderr (rate and ETA) when enabled and stderr is a terminal; a no-op otherwise."""
-    from tqdm import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True,
-                disable=not (enabled and sys.stderr.isatty()), leave=False)
 
 
 def pipelined(batches: Iterable[Sequence[T]], work: Callable[[T], R], pool: ThreadPoolExecutor,
@@ -119,8 +114,11 @@ class Crawler:
                 self.discover(source_id, source, summary)
             if "read" in stages:
                 self.read(source_id, source, summary)
-                with self.catalog.db:
-                    source.after_read(self.catalog, source_id)
+                with self.catalog.transaction():  # what needed every location hashed first
+                    self.catalog.link_live(source_id, source.live_pairs())
+                    remembered = source.remember()
+                    if remembered:
+                        self.catalog.merge_source_info(source_id, remembered)
             if "embed" in stages and self.embedder is not None:
                 self.embed(summary)
             if "index" in stages and self.index is not None:
@@ -130,19 +128,16 @@ class Crawler:
         finally:
             for s in self._sources.values():
                 s.close()
-        summary.errors = self.catalog.db.execute(
-            "SELECT count(*) FROM errors WHERE source_id=? OR (source_id IS NULL AND stage IN ('embed','index'))",
-            (source_id,)).fetchone()[0]
+        summary.errors = self.catalog.count_errors(source_id)
         return summary
 
     # -- discover ---------------------------------------------------------------------------------
     def discover(self, source_id: int, source: Source, summary: Summary) -> None:
-        db = self.catalog.db
         gen = self.catalog.begin_scan(source_id)
         batch: list = []
 
         def flush() -> None:
-            with db:
+            with self.catalog.transaction():
                 counts = self.catalog.upsert_locations(source_id, gen, batch)
             for k, v in counts.items():
                 summary.add(f"discover.{k}", v)
@@ -151,8 +146,11 @@ class Crawler:
         complete = True
         with progress(desc="discover", unit="file", enabled=self.show_progress) as bar:
             for item in source.discover():
+                if isinstance(item, Note):
+                    self.log(f"{item.path}: {item.message}")
+                    continue
                 if isinstance(item, FindError):
-                    with db:
+                    with self.catalog.transaction():
                         self.catalog.add_error("discover", item.kind, item.message, source_id=source_id,
                                                path=item.path)
                     self.log(f"error: {item.path}: {item.message}")
@@ -202,7 +200,7 @@ class Crawler:
         if media != "image":
             return res
         try:
-            res.probe = probe(data if total <= KEEP_IN_MEMORY else data[:HEAD_BYTES], loc.path)
+            res.probe = probe(data if total <= KEEP_IN_MEMORY else data[:HEAD_BYTES])
         except MediaError as e:
             res.error = (e.kind, str(e))
         return res
@@ -223,7 +221,7 @@ class Crawler:
             for copies in (True, False):
                 work = lambda loc, copies=copies: self._read_one(source, loc, copies)  # noqa: E731
                 for _batch, results in pipelined(batches(), work, pool):
-                    with self.catalog.db:
+                    with self.catalog.transaction():
                         done = sum(self._record_read(source_id, source, res, summary) for res in results)
                     bar.update(done)
                 if not self.catalog.count_pending(source_id):
@@ -232,19 +230,18 @@ class Crawler:
     def _record_read(self, source_id: int, source: Source, res: ReadResult, summary: Summary) -> bool:
         cat, loc = self.catalog, res.loc
         if res.copy_of is not None:
-            row = cat.db.execute("SELECT photo_id FROM locations WHERE source_id=? AND path=? AND entry=? "
-                                 "AND state='ok' AND photo_id IS NOT NULL", (source_id, *res.copy_of)).fetchone()
-            if row is None:
+            original = cat.photo_at(source_id, *res.copy_of)
+            if original is None:
                 return False  # the original is not (yet) read: stays 'new' for the next pass
             summary.add("read.duplicates")
             summary.add("read.copies_not_reread")
-            self._link(loc, row[0])
+            self._link(loc, original)
             return True
         if res.error:
             kind, message = res.error
             cat.add_error("read", kind, message, source_id=source_id, location_id=loc.id, path=_where(loc))
             if res.vanished:
-                cat.db.execute("UPDATE locations SET state='missing' WHERE id=?", (loc.id,))
+                cat.mark_missing(loc.id)
             self.log(f"error: {_where(loc)}: {message}")
             summary.add("read.errors")
             return True
@@ -285,37 +282,33 @@ class Crawler:
     def source_for(self, source_id: int) -> Source:
         if source_id not in self._sources:
             row = self.catalog.source(source_id)
-            import json
-
             self._sources[source_id] = make_source(row["kind"], row["root"], json.loads(row["info"] or "{}"))
         return self._sources[source_id]
 
     def _prepare(self, item: tuple[int, list[Location]]):
-        """Decode + preprocess one photo from its first readable location: (id, array | error).
-        Runs in the worker pool: JPEGs decode at the smallest DCT scale still >= the model input."""
+        """Decode + preprocess one photo from its first readable location: (id, array | error),
+        the error as (kind, message, source id of the copy that failed). Runs in the worker pool:
+        JPEGs decode at the smallest DCT scale still >= the model input."""
         photo_id, locations = item
-        last: tuple[str, str] = ("missing", "no readable location")
+        last: tuple[str, str, int | None] = ("missing", "no readable location", None)
         for loc in locations:
             try:
                 data = self.source_for(loc.source_id).read_bytes(loc)
                 image = load_image(data, min_side=self.embedder.image_size)
                 return photo_id, self.embedder.preprocess(image), None
             except MediaError as e:
-                last = (e.kind, f"{_where(loc)}: {e}")
+                last = (e.kind, f"{_where(loc)}: {e}", loc.source_id)
             except (OSError, EOFError) as e:
-                last = ("unreadable", f"{_where(loc)}: {getattr(e, 'strerror', None) or e}")
+                last = ("unreadable", f"{_where(loc)}: {getattr(e, 'strerror', None) or e}", loc.source_id)
             except Exception as e:  # a decoder or converter choking on odd content: this photo only
-                last = ("corrupt", f"{_where(loc)}: cannot decode image: {type(e).__name__}: {e}")
+                last = ("corrupt", f"{_where(loc)}: cannot decode image: {type(e).__name__}: {e}", loc.source_id)
         return photo_id, None, last
 
     def embed(self, summary: Summary) -> None:
         import numpy as np
 
         model = self.embedder.model_id
-        total = self.catalog.db.execute(
-            "SELECT count(DISTINCT p.id) FROM photos p JOIN locations l ON l.photo_id=p.id AND l.state='ok' "
-            "WHERE p.media='image' AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.photo_id=p.id AND e.model=?)",
-            (model,)).fetchone()[0]
+        total = self.catalog.count_to_embed(model)
         if not total:
             return
 
@@ -335,10 +328,11 @@ class Crawler:
             for batch, prepared in pipelined(batches(), self._prepare, pool, ahead=2):
                 good = [(pid, arr) for pid, arr, err in prepared if err is None]
                 vectors = self.embedder.encode_pixels(np.stack([a for _, a in good])) if good else []
-                with self.catalog.db:
+                with self.catalog.transaction():
                     for pid, _arr, err in prepared:
                         if err is not None:
-                            self.catalog.add_error("embed", err[0], err[1], photo_id=pid, model=model)
+                            self.catalog.add_error("embed", err[0], err[1], source_id=err[2], photo_id=pid,
+                                                   model=model)
                             self.log(f"error: {err[1]}")
                             summary.add("embed.errors")
                     self.catalog.put_embeddings(model, [(pid, vec) for (pid, _), vec in zip(good, vectors)],

@@ -7,12 +7,17 @@ catalog runs in WAL mode.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
+
+from .catalog import Catalog
+from .errors import LibraryUnusable
 
 LIBRARY_ENV = "TROVE_LIBRARY"
 
 
-class LibraryBusy(Exception):
+class LibraryBusy(LibraryUnusable):
     """Another trove process holds the library's write lock."""
 
 
@@ -41,10 +46,6 @@ class Library:
     @property
     def thumbs_dir(self) -> Path:
         return self.root / "thumbs"
-
-    @property
-    def cache_dir(self) -> Path:
-        return self.root / "cache"
 
     def exists(self) -> bool:
         return self.catalog_path.exists()
@@ -97,3 +98,18 @@ class Library:
 
     def __exit__(self, *exc) -> None:
         self.unlock()
+
+    # -- the catalog ------------------------------------------------------------------------------
+    @contextmanager
+    def writing(self) -> Iterator[Catalog]:
+        """The catalog under the write lock: a second writer gets LibraryBusy, naming the holder."""
+        with self:
+            with Catalog(self.catalog_path) as catalog:
+                yield catalog
+
+    def reading(self, what: str = "nothing indexed yet (run `trove ingest folder PATH --model NAME` first)"
+                ) -> Catalog:
+        """The catalog opened read-only (no lock: WAL lets readers run beside a writer)."""
+        if not self.exists():
+            raise LibraryUnusable(f"library {self.root}: {what}")
+        return Catalog(self.catalog_path, readonly=True)

@@ -12,12 +12,13 @@ import platform
 import sys
 from pathlib import Path
 
+from ..errors import UsageError
 from .base import Embedder
 
 BACKENDS = ("auto", "onnx", "mlx")
 
 
-class ModelError(Exception):
+class ModelError(UsageError):
     """A model that cannot be found, fetched or loaded."""
 
 

@@ -66,23 +66,6 @@ def cached_towers(repo: str, backend: str) -> list[str]:
         return []
 
 
-def cache_report() -> dict[str, dict]:
-    """repo id -> {"size": bytes, "files": [...]} for every model repository in the local cache."""
-    try:
-        from huggingface_hub import scan_cache_dir
-
-        info = scan_cache_dir()
-    except Exception:  # no cache folder yet, or an unreadable one
-        return {}
-    out = {}
-    for repo in info.repos:
-        if repo.repo_type != "model":
-            continue
-        files = sorted({str(f.file_path.relative_to(rev.snapshot_path)) for rev in repo.revisions for f in rev.files})
-        out[repo.repo_id] = {"size": repo.size_on_disk, "files": files}
-    return out
-
-
 def _reason(e: Exception) -> str:
     name = type(e).__name__
     text = str(e).strip().splitlines()[0] if str(e).strip() else name

@@ -66,3 +66,13 @@ def layout_of(folder: Path) -> str | None:
     if (folder / "config.json").exists() and any(folder.glob("*.safetensors")):
         return "mlx"
     return None
+
+
+def registry_entries() -> list[dict]:
+    """Every registry model with what the local Hugging Face cache holds of it (never downloads)."""
+    from .download import cached_towers
+
+    return [{"name": m.name, "family": m.family, "dim": m.dim, "image_size": m.image_size,
+             "default": m.name == DEFAULT_MODEL, "onnx_repo": m.onnx_repo, "mlx_repo": m.mlx_repo,
+             "cached": {"onnx": cached_towers(m.onnx_repo, "onnx"), "mlx": cached_towers(m.mlx_repo, "mlx")},
+             "description": m.description} for m in REGISTRY.values()]

@@ -92,7 +92,7 @@ def preprocess(image, cfg: PreprocessConfig):
     import numpy as np
 
     if image.mode != "RGB":
-        from ..ingest.media import to_rgb
+        from ..media.decode import to_rgb
 
         image = to_rgb(image)
     arr = np.asarray(resized(image, cfg), dtype=np.float32)

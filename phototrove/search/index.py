@@ -21,25 +21,27 @@ from datetime import datetime, timezone
 from typing import Iterable
 
 from ..catalog import Catalog
+from ..errors import EXIT_LIBRARY, UsageError
 
 BATCH = 1000
 PREFIX = "trove-"
 
 
-class SearchError(Exception):
-    """Anything a search or index command reports as one line (no traceback)."""
+class SearchError(UsageError):
+    """Anything a search or index command reports as one line: a bad request (exit 2) unless a
+    subclass says the library cannot be used now (exit 3)."""
 
 
 class IndexUnavailable(SearchError):
-    pass
+    exit_code = EXIT_LIBRARY
 
 
 class NotIndexed(SearchError):
-    pass
+    exit_code = EXIT_LIBRARY
 
 
 class ModelMismatch(SearchError):
-    pass
+    exit_code = EXIT_LIBRARY
 
 
 def collection_name(model_id: str, library_id: str) -> str:
@@ -67,15 +69,9 @@ def epoch(taken_at: str | None) -> int | None:
 
 def item_metadata(catalog: Catalog, photo_ids: Iterable[int] | None = None) -> dict[int, dict]:
     """The Chroma metadata of present photos (all of them when photo_ids is None), in a few bulk queries."""
-    db = catalog.db
-    if photo_ids is None:
-        scope, args = "", ()
-    else:
-        scope, args = " AND {col} IN (SELECT value FROM json_each(?))", (json.dumps(list(photo_ids)),)
+    rows, lists = catalog.filter_rows(photo_ids)
     out: dict[int, dict] = {}
-    for r in db.execute(
-            "SELECT id, taken_at, camera, rating, favorite, lat, lon FROM photos p WHERE EXISTS "
-            "(SELECT 1 FROM locations l WHERE l.photo_id=p.id AND l.state='ok')" + scope.format(col="p.id"), args):
+    for r in rows:
         m: dict = {"pid": r[0], "fav": bool(r[4])}
         t = epoch(r[1])
         if t is not None:
@@ -87,14 +83,8 @@ def item_metadata(catalog: Catalog, photo_ids: Iterable[int] | None = None) -> d
         if r[5] is not None and r[6] is not None:
             m["lat"], m["lon"] = float(r[5]), float(r[6])
         out[r[0]] = m
-    lists = (
-        ("src", "SELECT DISTINCT photo_id, source_id FROM locations WHERE state='ok'" + scope.format(col="photo_id")),
-        ("alb", "SELECT DISTINCT l.photo_id, la.album_id FROM locations l JOIN location_albums la "
-                "ON la.location_id=l.id WHERE l.state='ok'" + scope.format(col="l.photo_id")),
-        ("kw", "SELECT photo_id, keyword_id FROM photo_keywords WHERE 1" + scope.format(col="photo_id")),
-    )
-    for key, sql in lists:
-        for pid, value in db.execute(sql + " ORDER BY 1, 2", args):
+    for key, pairs in lists.items():
+        for pid, value in pairs:
             if pid in out:
                 out[pid].setdefault(key, []).append(value)
     return out
@@ -264,56 +254,43 @@ class ChromaIndex:
         if self.model and self.spec:
             self.remember_spec(self.model, self.spec)
         for model_id in catalog.embedding_models():
-            if catalog.db.execute("SELECT 1 FROM embeddings WHERE model=? LIMIT 1", (model_id,)).fetchone():
-                sent += self._sync_model(catalog, model_id, show_progress)
+            sent += self._sync_model(catalog, model_id, show_progress)
         return sent
 
     def _sync_model(self, catalog: Catalog, model_id: str, show_progress: bool) -> int:
         import numpy as np
 
-        from ..crawler import progress
+        from ..progress import progress
 
-        db = catalog.db
-        dims = [r[0] for r in db.execute("SELECT DISTINCT dim FROM embeddings WHERE model=?", (model_id,))]
+        dims = catalog.embedding_dims(model_id)
         if len(dims) > 1:
             raise ModelMismatch(f"the catalog holds embeddings of {len(dims)} sizes ({dims}) for model {model_id!r}")
         col = self.collection(model_id, dim=dims[0], create=True)
-        indexed = db.execute("SELECT count(*) FROM embeddings WHERE model=? AND indexed=1", (model_id,)).fetchone()[0]
-        if self._call("counting", col.count) != indexed:
+        if self._call("counting", col.count) != catalog.count_indexed(model_id):
             self._reconcile(catalog, col, model_id)
 
         # photos that lost every present location leave the index
-        gone = db.execute(
-            "SELECT e.photo_id, p.hash FROM embeddings e JOIN photos p ON p.id=e.photo_id WHERE e.model=? "
-            "AND e.indexed=1 AND NOT EXISTS (SELECT 1 FROM locations l WHERE l.photo_id=e.photo_id "
-            "AND l.state='ok')", (model_id,)).fetchall()
+        gone = catalog.indexed_but_gone(model_id)
         for i in range(0, len(gone), BATCH):
             chunk = gone[i:i + BATCH]
             self._call("deleting", col.delete, ids=[h for _, h in chunk])
-            with db:
-                db.executemany("UPDATE embeddings SET indexed=0 WHERE photo_id=? AND model=?",
-                               [(pid, model_id) for pid, _ in chunk])
+            with catalog.transaction():
+                catalog.set_indexed(model_id, [pid for pid, _ in chunk], False)
         self.removed += len(gone)
 
-        todo_sql = ("FROM embeddings e JOIN photos p ON p.id=e.photo_id WHERE e.model=? AND e.indexed=0 "
-                    "AND EXISTS (SELECT 1 FROM locations l WHERE l.photo_id=e.photo_id AND l.state='ok')")
-        total = db.execute("SELECT count(*) " + todo_sql, (model_id,)).fetchone()[0]
+        total = catalog.count_unindexed(model_id)
         sent, after = 0, 0
         with progress(total=total, desc="index", unit="photo", enabled=show_progress) as bar:
             while total:
-                rows = db.execute(f"SELECT e.photo_id, p.hash, e.dtype, e.vector {todo_sql} AND e.photo_id>? "
-                                  "ORDER BY e.photo_id LIMIT ?", (model_id, after, BATCH)).fetchall()
+                rows = catalog.unindexed(model_id, after, BATCH)
                 if not rows:
                     break
                 after = rows[-1][0]
                 metas = item_metadata(catalog, [r[0] for r in rows])
-                vectors = np.stack([np.frombuffer(r[3], dtype="<f4" if r[2] == "float32" else "<f2")
-                                    for r in rows]).astype(np.float32)
-                self._call("adding embeddings", col.upsert, ids=[r[1] for r in rows], embeddings=vectors,
-                           metadatas=[metas[r[0]] for r in rows])
-                with db:  # Chroma holds them now: record it in the same step
-                    db.executemany("UPDATE embeddings SET indexed=1 WHERE photo_id=? AND model=?",
-                                   [(r[0], model_id) for r in rows])
+                self._call("adding embeddings", col.upsert, ids=[r[1] for r in rows],
+                           embeddings=np.stack([r[2] for r in rows]), metadatas=[metas[r[0]] for r in rows])
+                with catalog.transaction():  # Chroma holds them now: record it in the same step
+                    catalog.set_indexed(model_id, [r[0] for r in rows], True)
                 sent += len(rows)
                 bar.update(len(rows))
         self._refresh_metadata(catalog, col, model_id)
@@ -322,13 +299,11 @@ class ChromaIndex:
     def _reconcile(self, catalog: Catalog, col, model_id: str) -> None:
         """Chroma and the catalog disagree (index deleted, another server, photos dropped): drop what
         Chroma holds that the catalog does not, and let the upsert pass re-send everything."""
-        known = {r[0] for r in catalog.db.execute(
-            "SELECT p.hash FROM embeddings e JOIN photos p ON p.id=e.photo_id WHERE e.model=?", (model_id,))}
+        known = catalog.embedded_hashes(model_id)
         stale = [i for i in self._all_ids(col) if i not in known]
         for i in range(0, len(stale), BATCH):
             self._call("deleting", col.delete, ids=stale[i:i + BATCH])
-        with catalog.db:
-            catalog.db.execute("UPDATE embeddings SET indexed=0 WHERE model=?", (model_id,))
+        catalog.reset_indexed(model_id)
 
     def _all_ids(self, col) -> list[str]:
         ids, offset = [], 0
@@ -342,9 +317,7 @@ class ChromaIndex:
     def _refresh_metadata(self, catalog: Catalog, col, model_id: str) -> None:
         """Albums, keywords, dates and ratings change when a source is re-read: update the items whose
         metadata differs from what the catalog now resolves."""
-        rows = catalog.db.execute(
-            "SELECT e.photo_id, p.hash FROM embeddings e JOIN photos p ON p.id=e.photo_id "
-            "WHERE e.model=? AND e.indexed=1 ORDER BY e.photo_id", (model_id,)).fetchall()
+        rows = catalog.indexed_photos(model_id)
         metas = item_metadata(catalog)
         # what this collection last received, as one digest: an unchanged library skips reading it back
         digest = hashlib.sha256(json.dumps([(h, metas.get(pid)) for pid, h in rows], sort_keys=True)
@@ -379,8 +352,7 @@ class ChromaIndex:
             except Exception as e:
                 if not _is_missing(e):
                     raise IndexUnavailable(f"cannot open collection {name} on {self.where}: {_first_line(e)}") from None
-            with catalog.db:
-                catalog.db.execute("UPDATE embeddings SET indexed=0 WHERE model=?", (model_id,))
+            catalog.reset_indexed(model_id)
             out[model_id] = self._sync_model(catalog, model_id, show_progress)
         return out
 
@@ -402,3 +374,26 @@ def _is_missing(e: Exception) -> bool:
 def _first_line(e: Exception) -> str:
     text = str(e).strip().splitlines()
     return text[0] if text else type(e).__name__
+
+
+# -- the commands ---------------------------------------------------------------------------------
+def _under_lock(library, chroma_url: str | None, work):
+    if not library.exists():
+        raise NotIndexed(f"library {library.root}: nothing to index yet")
+    with library.writing() as catalog:
+        if not catalog.embedding_models():
+            raise NotIndexed("the catalog holds no embeddings yet: run `trove ingest ... --model NAME`")
+        index = ChromaIndex(library, url=chroma_url)
+        return work(catalog, index), index.removed
+
+
+def rebuild_index(library, models=None, *, chroma_url: str | None = None,
+                  show_progress: bool = True) -> tuple[dict[str, int], int]:
+    """`trove index rebuild`: (photos sent per model, photos removed as gone)."""
+    return _under_lock(library, chroma_url,
+                       lambda catalog, index: index.rebuild(catalog, list(models or ()) or None, show_progress))
+
+
+def sync_index(library, *, chroma_url: str | None = None, show_progress: bool = True) -> tuple[int, int]:
+    """`trove index sync`: (photos sent, photos removed as gone)."""
+    return _under_lock(library, chroma_url, lambda catalog, index: index.sync(catalog, show_progress))

@@ -1,42 +1,16 @@
 """Queries: text, an image file, a photo of the library, and weighted mixes of them, with filters
-that Chroma applies inside the vector search (`where`)."""
+(filters.py) that Chroma applies inside the vector search (`where`). `run_search` and
+`run_similar` are the whole of `trove search` and `trove similar` but for printing."""
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 
 from ..catalog import Catalog
+from .filters import Filters, build_where, haversine_km, matches
 from .index import ChromaIndex, ModelMismatch, NotIndexed, SearchError
-
-EARTH_KM = 6371.0088
-
-
-@dataclass
-class Filters:
-    date_from: str | None = None
-    date_to: str | None = None
-    sources: tuple[str, ...] = ()
-    albums: tuple[str, ...] = ()
-    cameras: tuple[str, ...] = ()
-    keywords: tuple[str, ...] = ()
-    min_rating: int | None = None
-    favorite: bool = False
-    near: str | None = None  # "LAT,LON,KM"
-
-    def near_point(self) -> tuple[float, float, float] | None:
-        if not self.near:
-            return None
-        try:
-            lat, lon, km = (float(x) for x in self.near.split(","))
-        except ValueError:
-            raise SearchError(f"--near {self.near!r}: expected LAT,LON,KM (e.g. 48.8584,2.2945,5)") from None
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180 and km > 0):
-            raise SearchError(f"--near {self.near!r}: latitude -90..90, longitude -180..180, radius > 0 km")
-        return lat, lon, km
 
 
 @dataclass
@@ -44,103 +18,6 @@ class Hit:
     photo_id: int
     score: float
     record: dict = field(default_factory=dict)
-
-
-# -- dates --------------------------------------------------------------------------------------------
-def _parse_day(text: str, flag: str) -> tuple[datetime, datetime]:
-    """YYYY, YYYY-MM, YYYY-MM-DD or a full ISO time -> [start, end) in UTC."""
-    t = text.strip()
-    try:
-        if re.fullmatch(r"\d{4}", t):
-            start = datetime(int(t), 1, 1)
-            return start, start.replace(year=start.year + 1)
-        if re.fullmatch(r"\d{4}-\d{1,2}", t):
-            y, m = map(int, t.split("-"))
-            start = datetime(y, m, 1)
-            return start, datetime(y + (m == 12), m % 12 + 1, 1)
-        if re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}", t):
-            start = datetime(*map(int, t.split("-")))
-            return start, start + timedelta(days=1)
-        dt = datetime.fromisoformat(t.replace("Z", "+00:00"))
-        if dt.tzinfo is not None:
-            dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
-        return dt, dt + timedelta(seconds=1)
-    except ValueError:
-        raise SearchError(f"{flag} {text!r}: expected a date like 2019, 2019-07 or 2019-07-14") from None
-
-
-def _epoch(dt: datetime) -> int:
-    return int(dt.replace(tzinfo=timezone.utc).timestamp())
-
-
-# -- filters -> where ---------------------------------------------------------------------------------
-def _match_ids(catalog: Catalog, flag: str, values, sql: str) -> list:
-    """Resolve each user value (case-insensitive substring, or an exact id) through the catalog."""
-    found: list = []
-    for v in values:
-        rows = [r[0] for r in catalog.db.execute(sql, (v, f"%{v}%"))]
-        if not rows:
-            raise SearchError(f"{flag} {v!r}: nothing in the catalog matches")
-        found += [r for r in rows if r not in found]
-    return found
-
-
-def _any(key: str, values: list, op: str = "$contains") -> dict:
-    clauses = [{key: {op: v}} for v in values]
-    return clauses[0] if len(clauses) == 1 else {"$or": clauses}
-
-
-def build_where(catalog: Catalog, f: Filters) -> dict | None:
-    clauses: list[dict] = []
-    if f.date_from:
-        clauses.append({"t": {"$gte": _epoch(_parse_day(f.date_from, "--from")[0])}})
-    if f.date_to:
-        clauses.append({"t": {"$lt": _epoch(_parse_day(f.date_to, "--to")[1])}})
-    if f.sources:
-        ids = _match_ids(catalog, "--source", f.sources,
-                         "SELECT id FROM sources WHERE CAST(id AS TEXT)=?1 OR root LIKE ?2 OR kind=?1 ORDER BY id")
-        clauses.append(_any("src", ids))
-    if f.albums:
-        ids = _match_ids(catalog, "--album", f.albums,
-                         "SELECT id FROM albums WHERE coalesce(title, key) LIKE ?2 OR key=?1 ORDER BY id")
-        clauses.append(_any("alb", ids))
-    if f.keywords:
-        ids = _match_ids(catalog, "--keyword", f.keywords,
-                         "SELECT id FROM keywords WHERE name=?1 COLLATE NOCASE OR name LIKE ?2 ORDER BY id")
-        clauses.append(_any("kw", ids))
-    if f.cameras:
-        names = _match_ids(catalog, "--camera", f.cameras,
-                           "SELECT DISTINCT camera FROM photos WHERE camera=?1 OR camera LIKE ?2 ORDER BY 1")
-        clauses.append({"cam": {"$in": names}} if len(names) > 1 else {"cam": names[0]})
-    if f.min_rating is not None:
-        clauses.append({"rt": {"$gte": int(f.min_rating)}})
-    if f.favorite:
-        clauses.append({"fav": True})
-    near = f.near_point()
-    if near:
-        lat, lon, km = near
-        dlat = km / 111.195
-        clauses += [{"lat": {"$gte": lat - dlat}}, {"lat": {"$lte": lat + dlat}}]
-        cos = math.cos(math.radians(min(89.9, abs(lat) + dlat)))
-        dlon = km / (111.195 * cos) if cos > 0 else 360
-        if dlon < 180:  # a box that wraps the antimeridian is two ranges
-            lo, hi = lon - dlon, lon + dlon
-            if lo < -180:
-                clauses.append({"$or": [{"lon": {"$gte": lo + 360}}, {"lon": {"$lte": hi}}]})
-            elif hi > 180:
-                clauses.append({"$or": [{"lon": {"$gte": lo}}, {"lon": {"$lte": hi - 360}}]})
-            else:
-                clauses += [{"lon": {"$gte": lo}}, {"lon": {"$lte": hi}}]
-    if not clauses:
-        return None
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
 # -- models -------------------------------------------------------------------------------------------
@@ -179,19 +56,12 @@ def open_collection(catalog: Catalog, index: ChromaIndex, model_id: str):
         raise NotIndexed(f"nothing is indexed for model {model_id!r} yet"
                          + (f" ({name} is missing from {index.where})" if name else "")
                          + f": run `trove index rebuild --model {model_id}`")
-    dims = [r[0] for r in catalog.db.execute("SELECT dim FROM embeddings WHERE model=? LIMIT 1", (model_id,))]
+    dims = catalog.embedding_dims(model_id)
     stored = (col.metadata or {}).get("trove_dim")
     if dims and stored and stored != dims[0]:
         raise ModelMismatch(f"the index holds {stored}-dimensional vectors for model {model_id!r} but the catalog "
                             f"has {dims[0]}: run `trove index rebuild --model {model_id}`")
     return col
-
-
-def unindexed(catalog: Catalog, model_id: str) -> int:
-    """Present photos embedded with the model that the index does not hold yet."""
-    return catalog.db.execute(
-        "SELECT count(*) FROM embeddings e WHERE e.model=? AND e.indexed=0 AND EXISTS "
-        "(SELECT 1 FROM locations l WHERE l.photo_id=e.photo_id AND l.state='ok')", (model_id,)).fetchone()[0]
 
 
 def combine(parts: list[tuple[float, object]]):
@@ -216,21 +86,12 @@ def weighted(term: str) -> tuple[float, str]:
 
 def resolve_photo(catalog: Catalog, ref: str) -> int:
     """A photo by catalog id, content-hash prefix (>= 6 hex digits) or a path it was seen at."""
-    db = catalog.db
-    if ref.isdigit() and db.execute("SELECT 1 FROM photos WHERE id=?", (int(ref),)).fetchone():
-        return int(ref)
-    if re.fullmatch(r"[0-9a-fA-F]{6,64}", ref):
-        rows = db.execute("SELECT id FROM photos WHERE hash LIKE ? LIMIT 2", (ref.lower() + "%",)).fetchall()
-        if len(rows) == 1:
-            return rows[0][0]
-        if len(rows) > 1:
-            raise SearchError(f"photo {ref!r}: the hash prefix matches several photos; give more digits")
-    for candidate in dict.fromkeys([ref, os.path.abspath(os.path.expanduser(ref))]):
-        row = db.execute("SELECT photo_id FROM locations WHERE (path=? OR path || '!' || entry=?) "
-                         "AND photo_id IS NOT NULL ORDER BY state!='ok', rank LIMIT 1",
-                         (candidate, candidate)).fetchone()
-        if row:
-            return row[0]
+    try:
+        pid = catalog.find_photo(ref)
+    except LookupError as e:
+        raise SearchError(f"photo {ref!r}: {e}") from None
+    if pid is not None:
+        return pid
     raise SearchError(f"photo {ref!r}: no photo with that id, hash prefix or path (see `trove list`)")
 
 
@@ -241,33 +102,6 @@ def resolve_photo(catalog: Catalog, ref: str) -> int:
 # exactly the filtered query's best (anything ranked lower scores below all of them); if too few
 # pass, the filter is selective and Chroma runs the query with `where`. 0 always asks Chroma.
 OVERFETCH = 400
-
-
-def matches(where: dict, meta: dict) -> bool:
-    """Chroma's `where` semantics for the operators build_where emits (a missing key never matches)."""
-    (key, cond), = where.items()
-    if key == "$and":
-        return all(matches(w, meta) for w in cond)
-    if key == "$or":
-        return any(matches(w, meta) for w in cond)
-    if not isinstance(cond, dict):
-        cond = {"$eq": cond}
-    (op, operand), = cond.items()
-    if key not in meta or meta[key] is None:
-        return False
-    value = meta[key]
-    if op == "$contains":
-        return isinstance(value, list) and operand in value
-    if op == "$in":
-        return value in operand
-    if op == "$eq":
-        return value == operand
-    if op == "$ne":
-        return value != operand
-    if isinstance(value, (bool, str, list)):
-        return False
-    return {"$gt": value > operand, "$gte": value >= operand, "$lt": value < operand,
-            "$lte": value <= operand}[op]
 
 
 def _take(res, near, min_score, where=None) -> tuple[list[Hit], bool]:
@@ -312,9 +146,7 @@ def query(catalog: Catalog, index: ChromaIndex, col, vector, *, filters: Filters
             hits = got
         n *= 4
     # map back through the catalog by hash (the id Chroma knows); drop what is no longer present
-    by_hash = {r[1]: r[0] for r in catalog.db.execute(
-        "SELECT id, hash FROM photos WHERE hash IN (SELECT value FROM json_each(?))",
-        (json.dumps([h.record["hash"] for h in hits]),))}
+    by_hash = catalog.ids_by_hash([h.record["hash"] for h in hits])
     out = []
     for h in hits:
         pid = by_hash.get(h.record["hash"])
@@ -345,3 +177,88 @@ def neighbours(catalog: Catalog, index: ChromaIndex, col, photo_ids: list[int], 
     for pid, metas, dists in zip(ids, res["metadatas"], res["distances"]):
         out[pid] = [(int(m["pid"]), 1.0 - float(d)) for m, d in zip(metas, dists) if m.get("pid") != pid][:k]
     return out
+
+
+# -- the commands -------------------------------------------------------------------------------------
+@dataclass
+class Results:
+    """What a search or similar found, and what a gallery of it needs."""
+    hits: list[Hit]
+    title: str
+    catalog: Catalog
+    index: ChromaIndex
+    col: object
+    model_id: str
+    unindexed: int = 0  # embedded photos the index does not hold yet (they cannot be found)
+
+
+def search_terms(text: str, plus=(), minus=()) -> list[tuple[float, str]]:
+    """The weighted terms of a text query: TEXT and --plus add, --minus subtracts."""
+    terms = ([weighted(text)] if text else []) + [weighted(t) for t in plus]
+    return terms + [(-w, t) for w, t in map(weighted, minus)]
+
+
+def run_search(library, catalog: Catalog, *, terms: list[tuple[float, str]], images=(), model: str | None = None,
+               filters: Filters | None = None, limit: int = 20, min_score: float | None = None,
+               chroma_url: str | None = None, title: str = "") -> Results:
+    """`trove search`: text terms and/or image files -> the best photos. Only the towers the query
+    needs are loaded; the index opens and loads its vectors while the model loads."""
+    if not terms and not images:
+        raise SearchError("nothing to search for: give TEXT or --image FILE (see `trove search --help`)")
+    import numpy  # noqa: F401  (before the prefetch thread, so the two threads share no import)
+
+    index = ChromaIndex(library, url=chroma_url, readonly=True)
+    model_id, spec = pick_model(catalog, index, model)
+    index.prefetch(model_id)
+    embedder = _load_query_model(index, spec, "both" if terms and images else ("image" if images else "text"))
+    check_model(catalog, model_id, embedder.model_id)
+    col = open_collection(catalog, index, embedder.model_id)
+    parts = []
+    if terms:
+        parts += [(w, v) for (w, _), v in zip(terms, embedder.encode_texts([t for _, t in terms]))]
+    for path in images:
+        parts.append((1.0, embedder.encode_images([_query_image(path, embedder.image_size)])[0]))
+    hits = query(catalog, index, col, combine(parts), filters=filters, limit=limit, min_score=min_score)
+    title = title or ", ".join(os.path.basename(p) for p in images)
+    return Results(hits, f"search: {title}", catalog, index, col, embedder.model_id,
+                   catalog.count_unindexed(embedder.model_id))
+
+
+def run_similar(library, catalog: Catalog, photo: str, *, model: str | None = None, filters: Filters | None = None,
+                limit: int = 20, min_score: float | None = None, chroma_url: str | None = None) -> Results:
+    """`trove similar`: photos that look like a photo of the library (its stored embedding; no model runs)."""
+    index = ChromaIndex(library, url=chroma_url, readonly=True)
+    pid = resolve_photo(catalog, photo)
+    model_id, _spec = pick_model(catalog, index, model)
+    if not model_id:
+        raise NotIndexed(f"the library has no embeddings for model {model!r} (it has: "
+                         f"{', '.join(catalog.embedding_models())})")
+    vector = catalog.embedding(pid, model_id)
+    if vector is None:
+        raise NotIndexed(f"photo {photo!r} has no {model_id} embedding yet (run `trove ingest` with --model)")
+    col = open_collection(catalog, index, model_id)
+    hits = query(catalog, index, col, vector, filters=filters, limit=limit, min_score=min_score, exclude={pid})
+    return Results(hits, f"like photo {pid}", catalog, index, col, model_id, catalog.count_unindexed(model_id))
+
+
+def _load_query_model(index: ChromaIndex, spec: str, towers: str):
+    from ..embed import load_embedder
+
+    try:
+        return load_embedder(spec, towers=towers)
+    except RuntimeError as e:  # Python's import lock saw the prefetch thread's imports cross ours
+        if "deadlock" not in str(e):
+            raise
+        index.client  # wait for that thread, then import alone
+        return load_embedder(spec, towers=towers)
+
+
+def _query_image(path: str, min_side: int):
+    from ..media.decode import load_image
+    from ..media.kinds import MediaError
+
+    try:
+        with open(path, "rb") as fh:
+            return load_image(fh.read(), min_side=min_side)
+    except (MediaError, OSError) as e:
+        raise SearchError(f"{path}: {e}") from None

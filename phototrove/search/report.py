@@ -65,14 +65,10 @@ def _human(n: int | None) -> str:
 def filtered_photo_ids(catalog: Catalog, index: ChromaIndex, col, where: dict | None, filters, limit: int) -> list[int]:
     """Present photos, newest first; filters run in Chroma's `where` like a search's do."""
     from .index import SearchError
-    from .query import haversine_km
+    from .filters import haversine_km
 
     if where is None:
-        rows = catalog.db.execute(
-            "SELECT p.id FROM photos p WHERE p.media='image' AND EXISTS (SELECT 1 FROM locations l "
-            "WHERE l.photo_id=p.id AND l.state='ok') ORDER BY p.taken_at IS NULL, p.taken_at DESC, p.id DESC LIMIT ?",
-            (limit,)).fetchall()
-        return [r[0] for r in rows]
+        return catalog.newest_present_images(limit)
     if col is None:
         raise SearchError("filters need the vector index, and nothing is indexed yet")
     got = index._call("filtering", col.get, where=where, include=["metadatas"])
@@ -81,9 +77,7 @@ def filtered_photo_ids(catalog: Catalog, index: ChromaIndex, col, where: dict | 
              if not near or (m.get("lat") is not None and haversine_km(near[0], near[1], m["lat"], m["lon"]) <= near[2])]
     metas.sort(key=lambda m: (m.get("t") is None, -(m.get("t") or 0), -m["pid"]))
     ids = [int(m["pid"]) for m in metas]
-    present = {r[0] for r in catalog.db.execute(
-        "SELECT DISTINCT photo_id FROM locations WHERE state='ok' AND photo_id IN (SELECT value FROM json_each(?))",
-        (json.dumps(ids),))}
+    present = catalog.present_among(ids)
     return [pid for pid in ids if pid in present][:limit]
 
 
@@ -147,11 +141,8 @@ def find_duplicates(catalog: Catalog, index: ChromaIndex, col, model_id: str, th
     and photos whose identical bytes sit in several places."""
     import numpy as np
 
-    rows = catalog.db.execute(
-        "SELECT e.photo_id, e.dtype, e.vector FROM embeddings e WHERE e.model=? AND e.indexed=1 AND EXISTS "
-        "(SELECT 1 FROM locations l WHERE l.photo_id=e.photo_id AND l.state='ok') ORDER BY e.photo_id",
-        (model_id,)).fetchall()
-    parent = {r[0]: r[0] for r in rows}
+    rows = catalog.present_vectors(model_id)
+    parent = {pid: pid for pid, _ in rows}
 
     def root(x: int) -> int:
         while parent[x] != x:
@@ -163,10 +154,10 @@ def find_duplicates(catalog: Catalog, index: ChromaIndex, col, model_id: str, th
     total = index._call("counting", col.count)
     for i in range(0, len(rows), 256):
         chunk = rows[i:i + 256]
-        vecs = np.stack([np.frombuffer(r[2], dtype="<f4" if r[1] == "float32" else "<f2") for r in chunk]).astype(np.float32)
+        vecs = np.stack([v for _, v in chunk])
         res = index._call("the duplicate query", col.query, query_embeddings=vecs, n_results=min(total, k + 1),
                           include=["distances", "metadatas"])
-        for (pid, _, _), metas, dists in zip(chunk, res["metadatas"], res["distances"]):
+        for (pid, _), metas, dists in zip(chunk, res["metadatas"], res["distances"]):
             for m, d in zip(metas, dists):
                 other, sim = int(m["pid"]), 1.0 - float(d)
                 if other == pid or other not in parent or sim < threshold:
@@ -184,9 +175,7 @@ def find_duplicates(catalog: Catalog, index: ChromaIndex, col, model_id: str, th
         if len(members) > 1:
             out.append(_group(catalog, "near-duplicates", members))
     grouped = {p for ms in groups.values() if len(ms) > 1 for p in ms}
-    for (pid,) in catalog.db.execute(
-            "SELECT photo_id FROM locations WHERE state='ok' AND photo_id IS NOT NULL GROUP BY photo_id "
-            "HAVING count(*) > 1 ORDER BY photo_id"):
+    for pid in catalog.photos_with_copies():
         if pid not in grouped:
             out.append(_group(catalog, "identical copies", [pid]))
     out.sort(key=lambda g: -g["bytes"])
@@ -267,3 +256,44 @@ def _write_page(out, *, title: str, subtitle: str, body: str, data: dict) -> Pat
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, out)
     return out
+
+
+# -- the commands -------------------------------------------------------------------------------------
+def results_gallery(library, results, out, log: Callable[[str], None] = lambda m: None) -> Path:
+    """A gallery of a search's or similar's results (query.Results)."""
+    return write_gallery(library, results.catalog, results.index, results.col, results.model_id, out,
+                         title=results.title, hits=[(h.photo_id, h.score) for h in results.hits], log=log)
+
+
+def library_gallery(library, catalog: Catalog, *, filters, limit: int, model: str | None, out=None,
+                    chroma_url: str | None = None, log: Callable[[str], None] = lambda m: None) -> Path:
+    """`trove report`: the library (or what the filters select), newest first."""
+    from .filters import build_where
+    from .query import open_collection, pick_model
+
+    index = ChromaIndex(library, url=chroma_url, readonly=True)
+    col = model_id = None
+    if catalog.embedding_models():
+        model_id, _spec = pick_model(catalog, index, model)
+        col = open_collection(catalog, index, model_id)
+    ids = filtered_photo_ids(catalog, index, col, build_where(catalog, filters), filters, limit)
+    return write_gallery(library, catalog, index, col, model_id, out or library.root / "reports" / "gallery.html",
+                         title="phototrove", hits=[(pid, None) for pid in ids], log=log)
+
+
+def duplicates_report(library, catalog: Catalog, *, threshold: float, model: str | None, out=None,
+                      chroma_url: str | None = None, log: Callable[[str], None] = lambda m: None
+                      ) -> tuple[list[dict], Path]:
+    """`trove report duplicates`: the groups, and the page showing them."""
+    from .index import NotIndexed
+    from .query import open_collection, pick_model
+
+    index = ChromaIndex(library, url=chroma_url, readonly=True)
+    model_id, _spec = pick_model(catalog, index, model)
+    if not model_id:
+        raise NotIndexed(f"the library has no embeddings for model {model!r}")
+    col = open_collection(catalog, index, model_id)
+    groups = find_duplicates(catalog, index, col, model_id, threshold)
+    path = write_duplicates(library, catalog, out or library.root / "reports" / "duplicates.html",
+                            groups, threshold=threshold, log=log)
+    return groups, path

@@ -21,9 +21,7 @@ def ensure_thumbs(library, catalog: Catalog, photo_ids, *, workers: int = 4,
     """Thumbnail paths for the photos (None where no present copy could be decoded)."""
     from ..ingest import make_source
 
-    rows = {r[0]: r[1] for r in catalog.db.execute(
-        "SELECT id, hash FROM photos WHERE id IN (SELECT value FROM json_each(?))",
-        (json.dumps(list(photo_ids)),))}
+    rows = catalog.hashes_by_id(photo_ids)
     out: dict[int, Path | None] = {}
     todo = []
     for pid in photo_ids:
@@ -69,7 +67,8 @@ def ensure_thumbs(library, catalog: Catalog, photo_ids, *, workers: int = 4,
 def _make_one(path: Path, locs, sources) -> tuple[Path | None, str | None]:
     from PIL import Image
 
-    from ..ingest.media import MediaError, load_image
+    from ..media.decode import load_image
+    from ..media.kinds import MediaError
 
     problem = "no present copy"
     for loc in locs:

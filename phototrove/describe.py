@@ -1,0 +1,74 @@
+"""How results read in a terminal: the text lines of status, list, search hits and models.
+Only the CLI uses this; JSON output is the data itself."""
+from __future__ import annotations
+
+from .catalog import location_label
+
+
+def human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def status_lines(stats: dict) -> list[str]:
+    lines = [f"library {stats['library']} ({human(stats['library_bytes'])}, schema v{stats['schema_version']})",
+             f"photos: {stats['photos']} ({stats['photos_present']} present), locations: {stats['locations']}"]
+    for s in stats["sources"]:
+        states = ", ".join(f"{k} {v}" for k, v in sorted(s["locations"].items()))
+        lines.append(f"  [{s['id']}] {s['kind']} {s['root']}: {s['photos']} photos; locations: {states}; "
+                     f"errors: {s['errors']}")
+    for model, e in stats["embeddings"].items():
+        lines.append(f"  model {model}: {e['embedded']} embedded, {e['indexed'] or 0} indexed")
+    if stats["errors_by_kind"]:
+        lines.append("errors: " + ", ".join(f"{k} {v}" for k, v in stats["errors_by_kind"].items())
+                     + " (list them with `trove status --errors`)")
+    if stats.get("report") and stats["sources"]:  # one source asked for: its own report
+        from .ingest import source_class
+
+        lines.append(source_class(stats["sources"][0]["kind"]).describe_report(stats["report"]))
+    return lines
+
+
+def error_line(r: dict) -> str:
+    return f"{r['stage']}\t{r['kind']}\t{r['path'] or r['photo_id']}\t{r['message']}"
+
+
+def photo_lines(rec: dict) -> list[str]:
+    size = f"{rec['width']}x{rec['height']}" if rec["width"] else rec["media"]
+    extra = [x for x in (rec["taken_at"], rec["camera"],
+                         f"{rec['lat']:.5f},{rec['lon']:.5f}" if rec["lat"] is not None else None) if x]
+    lines = [f"{rec['id']}\t{rec['hash'][:12]}\t{size}\t{rec['path']}\t{' '.join(extra)}"]
+    for loc in rec["locations"][1:]:
+        lines.append(f"\t\t\talso: {location_label(loc['path'], loc.get('entry'))}"
+                     f"{'' if loc['state'] == 'ok' else ' (' + loc['state'] + ')'}")
+    for label in ("albums", "keywords", "people"):
+        if rec[label]:
+            lines.append(f"\t\t\t{label}: {', '.join(rec[label])}")
+    return lines
+
+
+def cut(text: str, n: int) -> str:
+    return text if len(text) <= n else text[:n - 1] + "…"
+
+
+def hit_line(rank: int, score: float, s: dict) -> str:
+    return f"{rank:>4}  {score:6.3f}  {(s['date'] or '-'):<16}  {cut(s['where'], 24):<24}  {s['shown_path']}"
+
+
+def model_lines(entries: list[dict], backend: str) -> list[str]:
+    def towers(t: list[str]) -> str:
+        return f" [cached: {'+'.join(t)}]" if t else ""
+
+    lines = []
+    for e in entries:
+        here = e["cached"][backend]
+        state = "cached" if len(here) == 2 else (f"cached ({here[0]} tower)" if here else "not cached")
+        lines.append(f"{'*' if e['default'] else ' '} {e['name']:<14} {e['dim']:>4}d  {state:<22} {e['description']}")
+        lines.append(f"    onnx: {e['onnx_repo']}{towers(e['cached']['onnx'])}   "
+                     f"mlx: {e['mlx_repo']}{towers(e['cached']['mlx'])}")
+    lines.append(f"(* default; this machine's auto backend: {backend}; --model also takes a local model "
+                 "folder or a Hugging Face repository id)")
+    return lines

@@ -1,0 +1,165 @@
+"""One `trove ingest` run: the model loading beside the catalog stages, the crawler over each
+source under the library's write lock, the index stage last; what the run says at the end; and
+the library's status that runs leave behind."""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .crawler import Crawler
+from .errors import UsageError
+from .ingest.base import Source
+from .library import Library
+
+
+@dataclass
+class Options:
+    model: str | None = None
+    backend: str = "auto"
+    vector_dtype: str = "float32"
+    no_embed: bool = False
+    batch_size: int = 32
+    workers: int | None = None
+    show_progress: bool = True
+    log: Callable[[str], None] = lambda message: None
+
+
+@dataclass
+class SourceRun:
+    kind: str
+    root: str
+    counts: dict
+    errors: int
+    report: dict | None = None   # the source's own report (Takeout), when it has one
+
+    def as_dict(self) -> dict:
+        return {"source": self.root, "kind": self.kind, **self.counts, "errors": self.errors,
+                **({"report": self.report} if self.report is not None else {})}
+
+    def describe(self) -> str:
+        c = self.counts
+        line = (f"{self.kind} {self.root}: {c.get('discover.new', 0)} new, {c.get('discover.changed', 0)} changed, "
+                f"{c.get('discover.unchanged', 0)} unchanged, {c.get('discover.missing', 0)} gone missing; "
+                f"{c.get('read.photos', 0)} photos added, {c.get('read.duplicates', 0)} duplicates")
+        if "embed.photos" in c:
+            line += f"; {c['embed.photos']} embedded"
+        if "index.photos" in c:
+            line += f"; {c['index.photos']} indexed"
+        line += f"; {self.errors} errors"
+        if self.report:
+            from .ingest import source_class
+
+            line += "\n" + source_class(self.kind).describe_report(self.report)
+        return line
+
+
+@dataclass
+class Run:
+    sources: list[SourceRun] = field(default_factory=list)
+    not_embedded: str | None = None   # why the photos were catalogued but not embedded
+
+    @property
+    def errors(self) -> int:
+        return sum(s.errors for s in self.sources)
+
+
+def model_spec(model: str | None) -> str:
+    """How to load the model again later (for text queries): a local folder by its absolute path."""
+    from .embed.models import DEFAULT_MODEL
+
+    if model and os.path.isdir(model):
+        return os.path.abspath(model)
+    return model or DEFAULT_MODEL
+
+
+def load_image_embedder(opts: Options):
+    """(embedder, None), or (None, reason) when the default model cannot be had right now (offline,
+    not cached): the catalog stages still run. A model the user named that cannot load is a usage
+    error, reported before any work."""
+    from .embed import ModelUnavailable, load_embedder
+    from .embed.models import DEFAULT_MODEL
+
+    try:
+        return load_embedder(opts.model or DEFAULT_MODEL, towers="image", backend=opts.backend,
+                             progress=opts.show_progress, background=True), None
+    except ModelUnavailable as e:
+        return None, (f"{e}. Run the same command again when the model can be had (embedding continues "
+                      "where it stopped), or pass --no-embed")
+
+
+def ingest(library: Library, sources: list[Source], opts: Options, *, chroma_url: str | None = None) -> Run:
+    """Crawl each source through every stage under the library's write lock."""
+    from .embed import ModelError
+    from .ingest import source_report
+    from .search.index import ChromaIndex
+
+    run = Run()
+    embedder = None
+    if not opts.no_embed:
+        embedder, run.not_embedded = load_image_embedder(opts)
+    with library.writing() as catalog:
+        index = None if opts.no_embed else ChromaIndex(
+            library, model=embedder.model_id if embedder else None, spec=model_spec(opts.model), url=chroma_url)
+        crawler = Crawler(catalog, embedder=embedder, index=index, batch_size=opts.batch_size,
+                          workers=opts.workers, show_progress=opts.show_progress, log=opts.log,
+                          vector_dtype=opts.vector_dtype)
+        for source in sources:
+            try:
+                summary = crawler.run(source)
+            except ModelError as e:  # the model, loading while the catalog stages ran, failed
+                raise UsageError(f"{e} (the catalog stages' work is kept)") from None
+            source_id = catalog.ensure_source(source.kind, source.root, source.info)
+            run.sources.append(SourceRun(source.kind, source.root, summary.counts, summary.errors,
+                                         source_report(catalog, source_id)))
+    return run
+
+
+def takeout_source(library: Library, paths: list[str]):
+    """The Takeout source for the given parts, with the parts given in earlier runs from the same
+    folder that still exist (they belong to the same export)."""
+    from .ingest.takeout.source import TakeoutSource, takeout_root
+
+    given = [os.path.abspath(p) for p in paths]
+    root = takeout_root(given)
+    remembered: list[str] = []
+    if library.exists():
+        with library.reading() as catalog:
+            info = catalog.source_info("takeout", root) or {}
+        remembered = [p for p in info.get("paths", []) if os.path.exists(p)]
+    return TakeoutSource(root, {"paths": sorted(set(given) | set(remembered))})
+
+
+def dry_run(sources: list[Source], opts: Options) -> Run:
+    """The whole catalogue and read into a throw-away library: nothing is embedded, the real
+    library is not touched."""
+    with tempfile.TemporaryDirectory(prefix="trove-dry-run-") as tmp:
+        opts = Options(**{**opts.__dict__, "no_embed": True})
+        return ingest(Library(tmp), sources, opts)
+
+
+def library_status(library: Library, source_id: int | None = None) -> dict:
+    """Counts per source and stage, errors by kind, library size; with a source, its own report."""
+    if not library.exists():
+        return {"library": str(library.root), "photos": 0, "sources": []}
+    from .ingest import source_report
+
+    with library.reading() as catalog:
+        stats = catalog.stats()
+        report = source_report(catalog, source_id) if source_id is not None else None
+    stats["library"] = str(library.root)
+    stats["library_bytes"] = library.size_bytes()
+    if source_id is not None:
+        stats["sources"] = [s for s in stats["sources"] if s["id"] == source_id]
+        if report:
+            stats["report"] = report
+    return stats
+
+
+def error_rows(library: Library, source_id: int | None = None) -> list[dict]:
+    """Every error row (of one source), oldest first."""
+    if not library.exists():
+        return []
+    with library.reading() as catalog:
+        return [{k: r[k] for k in r.keys()} for r in catalog.errors(source_id)]
