@@ -61,7 +61,7 @@ def make_photos(folder: Path, n: int, size=(4000, 3000)) -> list[Path]:
 def model_only(model_dir: Path, photos: list[Path], batch: int, batches: int) -> float:
     """encode_pixels alone, on batches decoded and preprocessed beforehand (untimed)."""
     from phototrove.embed import load_embedder
-    from phototrove.ingest.media import load_image
+    from phototrove.media.decode import load_image
 
     e = load_embedder(str(model_dir), towers="image", backend="onnx")
     pixels = np.stack([e.preprocess(load_image(p.read_bytes(), min_side=e.image_size)) for p in photos[:batch]])

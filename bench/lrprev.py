@@ -146,7 +146,7 @@ def main() -> None:
         big = os.path.join(root, "Big.lrcat")
         n = args.catalog_images
         write_bulk_catalog(big, [(i, lightroom.uuid_of(0x100000 + i), lightroom.digest_of(i)) for i in range(1, n + 1)])
-        from phototrove.ingest.lrcat import load_catalog
+        from phototrove.ingest.lightroom.lrcat import load_catalog
 
         t = time.perf_counter()
         cat = load_catalog(big)

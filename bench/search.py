@@ -95,7 +95,8 @@ def main() -> None:
     from phototrove.catalog import Catalog
     from phototrove.library import Library
     from phototrove.search.index import ChromaIndex
-    from phototrove.search.query import Filters, open_collection, query
+    from phototrove.search.filters import Filters
+    from phototrove.search.query import open_collection, query
     from phototrove.search.report import write_gallery
 
     rng = np.random.default_rng(7)

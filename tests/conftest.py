@@ -32,10 +32,10 @@ class Trove:
     def __init__(self, library: Path):
         self.library = library
 
-    def __call__(self, *args: str, code: int | None = 0):
+    def __call__(self, *args: str, code: int | None = 0, quiet: bool = True):
         from phototrove.cli import main
 
-        result = CliRunner().invoke(main, ["--library", str(self.library), "--quiet", *args],
+        result = CliRunner().invoke(main, ["--library", str(self.library), *(["--quiet"] if quiet else []), *args],
                                     catch_exceptions=False)
         if code is not None:
             assert result.exit_code == code, (result.exit_code, result.output, result.stderr)

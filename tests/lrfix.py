@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 
 import lightroom  # noqa: E402  (fixtures/lightroom.py: the generator)
 
-from phototrove.ingest.jpegmeta import XMP_HEADER, split_header  # noqa: E402
+from phototrove.media.jpeg import XMP_HEADER, split_header  # noqa: E402
 
 NS = {"rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#", "dc": "http://purl.org/dc/elements/1.1/",
       "xmp": "http://ns.adobe.com/xap/1.0/", "x": "adobe:ns:meta/",

@@ -116,3 +116,34 @@ def test_second_writer_exits_with_a_clear_message(trove, tmp_path):
     finally:
         holder.unlock()
     assert trove.run("ingest", "folder", str(tmp_path / "pics")).returncode == 0
+
+
+def broken_png() -> bytes:
+    """A PNG whose header and end are fine (so it is catalogued) but whose pixel data is damaged:
+    it fails only when the embed stage decodes it."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (64, 64, 3)).astype("uint8")).save(buf, "PNG")
+    data = buf.getvalue()
+    at = data.index(b"IDAT") + 24
+    return data[:at] + bytes(b ^ 0x5A for b in data[at:at + 180]) + data[at + 180:]
+
+
+def test_an_embed_error_is_counted_once_under_its_own_source(trove, tmp_path):
+    """`ingest folder A B` with one file in A that cannot be decoded: 1 error on A, 0 on B, 1 failed."""
+    a, b = tmp_path / "A", tmp_path / "B"
+    write_jpeg(a / "good.jpg", seed=1)
+    write(a / "broken.png", broken_png())
+    write_jpeg(b / "fine.jpg", seed=2)
+    result = trove("ingest", "folder", str(a), str(b), "--model", "tiny_embedder:make", code=1)
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"folder {a}:") and lines[0].endswith("; 1 errors"), lines
+    assert lines[1].startswith(f"folder {b}:") and lines[1].endswith("; 0 errors"), lines
+    assert "1 file(s) failed" in result.stdout
+    db = sqlite3.connect(trove.library / "catalog.db")
+    (stage, source_root), = db.execute("SELECT e.stage, s.root FROM errors e JOIN sources s ON s.id=e.source_id")
+    assert (stage, source_root) == ("embed", str(a))

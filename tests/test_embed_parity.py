@@ -8,7 +8,7 @@ import pytest
 
 from embed_fixtures import META, NAMES, PHOTOS, REF, cosines, model_dir, normalized_pixels
 from phototrove.embed import load_embedder
-from phototrove.ingest.media import load_image
+from phototrove.media.decode import load_image
 
 HAS_MLX = importlib.util.find_spec("mlx") is not None
 LAYOUTS = [

@@ -5,7 +5,7 @@ import sqlite3
 import numpy as np
 from PIL import Image
 
-from phototrove.ingest.media import load_image
+from phototrove.media.decode import load_image
 from photos import pixels, write, write_jpeg
 from tiny_embedder import TinyEmbedder
 

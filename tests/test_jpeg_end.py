@@ -1,4 +1,5 @@
-"""jpeg_end (the read stage's completeness check), after its marker scan moved to numpy."""
+"""jpeg_end, the read stage's completeness check: header segments walked by their lengths, then one
+search for the EOI after the first scan (entropy-coded data never holds FF D9)."""
 from __future__ import annotations
 
 import io
@@ -6,7 +7,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from phototrove.ingest.media import jpeg_end
+from phototrove.media.jpeg import jpeg_end
 
 
 def jpeg(progressive=False, **kw) -> bytes:

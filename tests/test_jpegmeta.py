@@ -4,9 +4,10 @@ import io
 from PIL import Image
 
 from lrfix import exif_of, lightroom
-from phototrove.ingest.jpegmeta import (EXIF_HEADER, ICC_HEADER, adobe_rgb_icc, build_exif, scan_data,
-                                        split_header, with_metadata)
-from phototrove.ingest.media import jpeg_end
+from phototrove.media.exif_write import build_exif
+from phototrove.media.icc import adobe_rgb_icc
+from phototrove.media.jpeg import EXIF_HEADER, ICC_HEADER, scan_data, split_header, with_metadata
+from phototrove.media.jpeg import jpeg_end
 
 
 def test_existing_exif_and_icc_are_replaced_not_duplicated():
@@ -37,7 +38,7 @@ def test_exif_values_round_trip():
     assert (ex["GPS GPSLatitudeRef"], ex["GPS GPSLongitudeRef"], ex["GPS GPSAltitudeRef"]) == ("S", "W", "1")
     assert (ex["EXIF FNumber"], ex["EXIF ExposureTime"], ex["EXIF ISOSpeedRatings"]) == ("14/5", "1/4000", "6400")
     assert ex["Image Orientation"] == "Rotated 90 CCW"  # EXIF 8
-    from phototrove.ingest.media import read_exif
+    from phototrove.media.exif import read_exif
 
     got = read_exif(out)
     assert got["taken_at"] == "2020-01-02T08:04:05Z" and got["orientation"] == 8
@@ -46,7 +47,7 @@ def test_exif_values_round_trip():
 
 def test_xmp_escapes_markup_in_values():
     from lrfix import xmp_of
-    from phototrove.ingest.jpegmeta import build_xmp
+    from phototrove.output.xmp import build_xmp
 
     j = lightroom.make_jpeg(20, 20, 1)
     meta = {"keywords": ["R&D", "<b>bold</b>", "café"], "description": 'He said "hi" & left', "color_label": 'a"b<',

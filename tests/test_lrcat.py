@@ -6,7 +6,8 @@ import sqlite3
 import pytest
 
 from lrfix import lightroom
-from phototrove.ingest.lrcat import CatalogReadError, capture_time, find_catalog, load_catalog, xmp_text
+from phototrove.ingest.lightroom.images import capture_time
+from phototrove.ingest.lightroom.lrcat import CatalogReadError, find_catalog, load_catalog, xmp_bytes
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def test_join_and_metadata(lib):
     assert digest(lib.catalog) == before and not os.path.exists(lib.catalog + "-journal")
     assert cat.version == "1300025" and cat.skipped == [] and cat.notes == []
     assert len(cat.images) == len(lightroom.IMAGES)
-    one = cat.by_key[(lightroom.uuid_of(101), lightroom.IMAGES[0].digest)]
+    one, = [img for img in cat.by_uuid[lightroom.uuid_of(101)] if img.digest == lightroom.IMAGES[0].digest]
     assert one.path == "/Volumes/Photos/2019/Beach/IMG_0001.CR2" and one.root_name == "Photos"
     assert (one.orientation, one.rating, one.pick, one.color_label) == (6, 4, 1, "Red")
     assert (one.keywords, one.people) == (["beach", "dog"], ["Alice"])
@@ -52,9 +53,9 @@ def test_capture_time_forms():
 
 
 def test_xmp_plain_and_compressed():
-    assert xmp_text("<x:xmpmeta/>") == "<x:xmpmeta/>"
-    assert "Summer" in xmp_text(lightroom.compressed_xmp("Summer"))
-    assert xmp_text(b"\x00\x00\x00\x05garbage") is None
+    assert xmp_bytes("<x:xmpmeta/>") == b"<x:xmpmeta/>"
+    assert b"Summer" in xmp_bytes(lightroom.compressed_xmp("Summer"))
+    assert xmp_bytes(b"\x00\x00\x00\x05garbage") is None
 
 
 def test_unknown_version_reads_what_it_can(tmp_path):

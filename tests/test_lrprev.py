@@ -6,10 +6,11 @@ import struct
 import pytest
 
 from lrfix import lightroom
-from phototrove.ingest.lrprev import (HeaderSyntaxError, LR_ORIENTATION, PreviewError, best_jpeg, orientation_code,
-                                      parse_header, read_level, read_lr13, read_lrprev, read_previews_db,
-                                      read_root_pixels)
-from phototrove.ingest.media import jpeg_end
+from phototrove.ingest.lightroom.luatable import HeaderSyntaxError, parse_header
+from phototrove.ingest.lightroom.orientation import LR_ORIENTATION, orientation_code
+from phototrove.ingest.lightroom.previews import (PreviewError, best_jpeg, read_level, read_lr13, read_lrprev,
+                                                  read_previews_db, read_root_pixels)
+from phototrove.media.jpeg import jpeg_end
 
 UUID, DIGEST = "3829E5FC-7F3F-4B22-94F3-FB5E2C796026", "07cc63f155500a902b21fef7be6585b5"
 

@@ -4,7 +4,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from phototrove.ingest.media import MediaError, jpeg_end, load_image, probe, read_exif, to_rgb
+from phototrove.media.decode import load_image, to_rgb
+from phototrove.media.exif import read_exif
+from phototrove.media.jpeg import jpeg_end
+from phototrove.media.kinds import MediaError
+from phototrove.media.probe import probe
 from photos import jpeg, pixels, png_bomb
 
 
@@ -110,7 +114,7 @@ def adobe_to_srgb(rgb):
 def test_load_image_converts_embedded_profiles_to_srgb(colour):
     from PIL import ImageCms
 
-    from phototrove.ingest.jpegmeta import adobe_rgb_icc
+    from phototrove.media.icc import adobe_rgb_icc
 
     swatch = Image.new("RGB", (16, 16), colour)
     tagged, plain, srgb = io.BytesIO(), io.BytesIO(), io.BytesIO()

@@ -45,9 +45,15 @@ def test_registry_has_the_default_and_siglip2():
     assert "visual/model.onnx" not in files_for("onnx", "text")
 
 
-def test_cached_registry_model_loads_offline(hub_cache):
+def test_cached_registry_model_loads_offline(hub_cache, monkeypatch):
+    import huggingface_hub
+
     repo = REGISTRY["clip-vit-b32"].onnx_repo
     fake_hub_cache(hub_cache, repo, model_dir("onnx", "clip-tiny"), files_for("onnx", "both"))
+
+    def no_hub(*args, **kwargs):
+        raise AssertionError("a fully cached model must load without asking the hub")
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", no_hub)
     e = load_embedder("clip-vit-b32", backend="onnx")
     assert e.model_id == "clip-vit-b32"  # recorded under the registry name, whatever the backend
     assert cosines(e.encode_texts(META["texts"]), REF["clip-tiny.text"]).min() >= 0.9999
@@ -63,6 +69,10 @@ def test_text_only_needs_and_loads_only_the_text_tower(hub_cache):
         e.encode_pixels(np.zeros((1, 3, 224, 224), np.float32))
     with pytest.raises(ModelError, match="cannot download"):  # the image tower is not cached
         load_embedder("clip-vit-b32", towers="both", backend="onnx")
+    # with both towers cached, a text query still loads only the text tower
+    fake_hub_cache(hub_cache, repo, model_dir("onnx", "clip-tiny"), files_for("onnx", "both"))
+    assert load_embedder("clip-vit-b32", towers="text", backend="onnx")._visual is None
+    assert load_embedder("clip-vit-b32", towers="both", backend="onnx")._visual is not None
 
 
 @pytest.mark.skipif(not HAS_MLX, reason="mlx is not installed")

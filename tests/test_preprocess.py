@@ -10,7 +10,7 @@ from PIL import Image
 
 from embed_fixtures import META, NAMES, PHOTOS, model_dir, normalized_pixels
 from phototrove.embed.preprocess import PreprocessConfig, preprocess
-from phototrove.ingest.media import load_image
+from phototrove.media.decode import load_image
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -8,8 +8,9 @@ import pytest
 from PIL import Image, ImageCms
 
 from lrfix import exif_of, lightroom, xmp_of
-from phototrove.ingest.jpegmeta import adobe_rgb_colorants, adobe_rgb_icc, scan_data
-from phototrove.recover import MANIFEST
+from phototrove.media.icc import adobe_rgb_colorants, adobe_rgb_icc
+from phototrove.media.jpeg import scan_data
+from phototrove.output.recover import MANIFEST
 
 U = lightroom.uuid_of
 IMG = {i.id: i for i in lightroom.IMAGES}
@@ -32,7 +33,7 @@ def level(lib, image_id, digest=None, index=-1):
 @pytest.mark.parametrize("head_bytes", [65536, 1024])
 def test_recover_with_catalog_round_trip(trove, lib, tmp_path, monkeypatch, head_bytes):
     # 1024: every level is larger, so the kernel-copy path (copy_file_range) writes the scan data
-    monkeypatch.setattr("phototrove.recover.HEAD_BYTES", head_bytes)
+    monkeypatch.setattr("phototrove.output.recover.HEAD_BYTES", head_bytes)
     out = tmp_path / "out"
     r = trove.json_lines("recover", "lrprev", lib.lrdata, "--out", str(out))[0]
     assert (r["photos"], r["written"], r["stale"], r["not_in_catalog"], r["root_pixels"], r["errors"]) == (8, 8, 1, 1, 1, 0)
@@ -58,7 +59,7 @@ def test_recover_with_catalog_round_trip(trove, lib, tmp_path, monkeypatch, head
     assert ex["EXIF LensModel"] == "EF24-105mm f/4L IS USM" and ex["EXIF FNumber"] == "4"
     assert ex["EXIF ExposureTime"] == "1/250" and ex["EXIF ISOSpeedRatings"] == "200"
     assert ex["GPS GPSLatitudeRef"] == "N" and ex["Image Rating"] == "4"
-    from phototrove.ingest.media import read_exif
+    from phototrove.media.exif import read_exif
 
     got = read_exif(raw)
     assert (got["lat"], got["lon"]) == pytest.approx((43.2965, 5.3698), abs=1e-6)
@@ -115,7 +116,7 @@ def test_recover_without_catalog_names_by_uuid(trove, tmp_path):
 @pytest.mark.parametrize("head_bytes", [65536, 1024])
 def test_damaged_largest_level_falls_back(trove, lib, tmp_path, monkeypatch, head_bytes):
     """Full length but no EOI (bytes lost in the middle of a copy): the next level is recovered."""
-    monkeypatch.setattr("phototrove.recover.HEAD_BYTES", head_bytes)
+    monkeypatch.setattr("phototrove.output.recover.HEAD_BYTES", head_bytes)
     p1 = lib.preview(U(102), IMG[2].digest)
     data = bytearray(open(p1, "rb").read())
     last = level(lib, 2)
@@ -213,9 +214,9 @@ def test_recover_lr13_layout(trove, tmp_path):
 
 
 def test_names_cannot_leave_the_output_folder(tmp_path):
-    from phototrove.ingest.lrcat import CatalogImage
-    from phototrove.ingest.lrlibrary import Item, Plan
-    from phototrove.recover import plan_names, safe_part
+    from phototrove.ingest.lightroom.images import CatalogImage
+    from phototrove.ingest.lightroom.pairing import Item, Plan
+    from phototrove.output.recover import plan_names, safe_part
 
     img = CatalogImage(1, U(1), "0" * 32, "/x/", "..", "../../etc/", "pass:wd", "JPG")
     plan = Plan("/nowhere", items=[Item(U(1), "0" * 32, None, None, image=img)], catalog=object())

@@ -141,11 +141,13 @@ def test_gallery_html_escapes_and_inlines_thumbnails(lib, tmp_path):
     trove("search", "magenta", "--html", out)
     page = out.read_text(encoding="utf-8")
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;.jpg" in page
-    assert "Garden &amp; &lt;Friends&gt;" not in page or "<Friends>" not in page
+    assert "<Friends>" not in page  # the album title never appears raw...
+    assert "Garden \\u0026 \\u003cFriends\\u003e" in page  # ...only escaped inside the page's JSON
     assert page.count('src="data:image/jpeg;base64,') == 8  # one per result, inlined
     assert "http://" not in page and "https://" not in page
     data = json.loads(page.split('id="trove-data">', 1)[1].split("</script>", 1)[0])
     assert all(len(v) >= 1 for v in data["near"].values())  # "more like this" precomputed for each result
+    assert ["albums", "Garden & <Friends>"] in [row for p in data["photos"].values() for row in p["meta"]]
     thumbs = list((trove.library / "thumbs").rglob("*.jpg"))
     assert len(thumbs) == 8
 

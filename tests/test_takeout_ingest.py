@@ -359,7 +359,7 @@ def test_each_archive_handle_is_opened_once_per_thread(tmp_path, fmt, monkeypatc
     from phototrove.catalog import Catalog
     from phototrove.crawler import Crawler
     from phototrove.ingest import archives
-    from phototrove.ingest.takeout import TakeoutSource
+    from phototrove.ingest.takeout.source import TakeoutSource
 
     files = {f"{'Photos from 2019' if i % 2 else 'Album ' + str(i % 3)}/I{i}.jpg": tf.jpeg(i) for i in range(20)}
     parts = tf.takeout(str(tmp_path / "e"), [files, dict(reversed(files.items()))], fmt=fmt)

@@ -12,8 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 import takeout_fixtures as tf  # noqa: E402
 
 from phototrove.ingest.base import FindError  # noqa: E402
-from phototrove.ingest.takeout import TakeoutSource  # noqa: E402
-from phototrove.ingest.takeout_match import clip16, sidecar_keys, title_candidates, utf16_len  # noqa: E402
+from phototrove.ingest.takeout.source import TakeoutSource  # noqa: E402
+from phototrove.ingest.takeout.matching import clip16, sidecar_keys, title_candidates, utf16_len  # noqa: E402
 
 JPEG = tf.jpeg(7)
 YEAR = "Photos from 2023/"
@@ -131,7 +131,7 @@ def test_numbered_duplicates_each_take_their_own_sidecar(tmp_path):
     assert not errors
     assert [media[n].meta["taken_at"] for n in ("IMG_3479.JPG", "IMG_3479(1).JPG", "IMG_3479(2).JPG")] == [
         "2017-07-14T02:40:00Z", "2017-07-14T02:40:01Z", "2017-07-14T02:40:02Z"]
-    assert src.report["sidecars_matched"] == 3 and src.report["media_unmatched"] == []
+    assert src.found.report["sidecars_matched"] == 3 and src.found.report["media_unmatched"] == []
 
 
 def test_json_in_part_1_matches_photo_in_part_3(tmp_path):
@@ -159,7 +159,7 @@ def test_live_and_motion_videos_inherit_their_stills_sidecar(tmp_path, still, vi
     assert v["media"] == "video" and v["live_photo"] is True
     assert (v["lat"], v["lon"], v["title"]) == (45.5, 6.25, still)
     assert "media" not in media[still].meta
-    assert len(src.live_pairs) == 1 and src.report["media_unmatched"] == []
+    assert len(src.live_pairs()) == 1 and src.found.report["media_unmatched"] == []
 
 
 def test_album_json_with_geodata_is_still_an_album(tmp_path):
@@ -232,7 +232,7 @@ def test_special_folders_are_no_albums(tmp_path, folder):
 
 
 def test_missing_parts_for_both_part_namings(tmp_path):
-    from phototrove.ingest.takeout import _missing_parts
+    from phototrove.ingest.takeout.parts import missing_parts as _missing_parts
 
     assert _missing_parts(["/d/takeout-20240712T112341Z-001.zip", "/d/takeout-20240712T112341Z-004.zip"]) == [2, 3]
     assert _missing_parts(["/d/takeout-20240712T112341Z-3-002.zip", "/d/takeout-20240712T112341Z-3-003.tgz"]) == [1]
