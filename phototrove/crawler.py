@@ -14,7 +14,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
-from .catalog import Catalog, CatalogError, Location, location_label
+from .catalog import Catalog, Location, explain, location_label
+from .errors import DiskFull  # noqa: F401  (re-exported: where callers met it first)
 from .ingest import make_source, source_class
 from .ingest.base import FindError, Note, Source
 from .media.decode import load_image
@@ -65,18 +66,6 @@ def keyset_batches(fetch: Callable[[int], list], key: Callable[[Any], int]) -> I
         yield batch
 
 
-class DiskFull(CatalogError):
-    pass
-
-
-def _db_guard(e: sqlite3.Error) -> CatalogError:
-    text = str(e)
-    if "full" in text or "disk I/O" in text:
-        return DiskFull(f"the library's disk is full ({text}); free space and run again: "
-                        "everything committed so far is kept")
-    return CatalogError(text)
-
-
 @dataclass
 class ReadResult:
     loc: Location
@@ -88,15 +77,18 @@ class ReadResult:
     error: tuple[str, str] | None = None   # (kind, message)
     vanished: bool = False
     copy_of: tuple[str, str] | None = None  # (path, entry) proven to hold the same bytes: not read
+    seen: tuple[int | None, int | None] | None = None  # (size, mtime_ns) of the bytes read, when known
 
 
 class Crawler:
-    def __init__(self, catalog: Catalog, *, embedder=None, index=None, workers: int | None = None,
+    def __init__(self, catalog: Catalog, *, embedder=None, model_spec: str | None = None, index=None,
+                 workers: int | None = None,
                  batch_size: int = 32, show_progress: bool = True, log: Callable[[str], None] | None = None,
                  vector_dtype: str = "float32"):
         self.catalog = catalog
         self.vector_dtype = vector_dtype
         self.embedder = embedder
+        self.model_spec = model_spec  # how the embedder was loaded: recorded before anything is embedded
         self.index = index
         self.workers = workers or min(4, os.cpu_count() or 2)
         self.batch_size = batch_size
@@ -124,7 +116,7 @@ class Crawler:
             if "index" in stages and self.index is not None:
                 self.index_stage(summary)
         except sqlite3.Error as e:
-            raise _db_guard(e) from None
+            raise explain(e, self.catalog.path) from None
         finally:
             for s in self._sources.values():
                 s.close()
@@ -134,6 +126,7 @@ class Crawler:
     # -- discover ---------------------------------------------------------------------------------
     def discover(self, source_id: int, source: Source, summary: Summary) -> None:
         gen = self.catalog.begin_scan(source_id)
+        before = self.catalog.last_error_id()  # problems found again are re-recorded after this
         batch: list = []
 
         def flush() -> None:
@@ -163,6 +156,8 @@ class Crawler:
             flush()
         if complete:
             summary.add("discover.missing", self.catalog.finish_scan(source_id, gen))
+            with self.catalog.transaction():
+                self.catalog.clear_discover_errors(source_id, before)
 
     # -- read: hash + metadata + dimensions -------------------------------------------------------
     def _read_one(self, source: Source, loc: Location, copies: bool = False) -> ReadResult:
@@ -184,6 +179,8 @@ class Crawler:
                     if total <= KEEP_IN_MEMORY or sum(map(len, chunks)) < HEAD_BYTES:
                         chunks.append(chunk)
                 data = b"".join(chunks)
+                if not loc.entry:
+                    res.seen = _signature(f)
         except FileNotFoundError:
             res.vanished = True
             res.error = ("vanished", "file disappeared before it could be read")
@@ -191,8 +188,11 @@ class Crawler:
         except PermissionError as e:
             res.error = ("unreadable", f"permission denied: {e.strerror or e}")
             return res
-        except (OSError, EOFError, ValueError) as e:  # zip/tar members raise their own kinds
-            res.error = ("unreadable", f"cannot read: {getattr(e, 'strerror', None) or e}")
+        except EOFError as e:  # a member that ends before its declared size: the bytes are short
+            res.error = ("truncated", f"cut short: {e}")
+            return res
+        except (OSError, ValueError) as e:  # archive members and odd files raise their own kinds
+            res.error = (getattr(e, "kind", "unreadable"), f"cannot read: {getattr(e, 'strerror', None) or e}")
             return res
         res.digest, res.size = h.hexdigest(), total
         media = loc.meta.get("media", "image")
@@ -203,6 +203,8 @@ class Crawler:
             res.probe = probe(data if total <= KEEP_IN_MEMORY else data[:HEAD_BYTES])
         except MediaError as e:
             res.error = (e.kind, str(e))
+        except Exception as e:  # a reader choking on odd content: this file only, never the run
+            res.error = ("corrupt", f"unreadable image: {type(e).__name__}: {e}"[:300])
         return res
 
     def read(self, source_id: int, source: Source, summary: Summary) -> None:
@@ -235,7 +237,7 @@ class Crawler:
                 return False  # the original is not (yet) read: stays 'new' for the next pass
             summary.add("read.duplicates")
             summary.add("read.copies_not_reread")
-            self._link(loc, original)
+            self._link(loc, original, res)
             return True
         if res.error:
             kind, message = res.error
@@ -255,13 +257,14 @@ class Crawler:
             summary.add("read.photos")
         else:
             summary.add("read.duplicates")
-        self._link(loc, photo_id)
+        self._link(loc, photo_id, res)
         return True
 
-    def _link(self, loc: Location, photo_id: int) -> None:
+    def _link(self, loc: Location, photo_id: int, res: ReadResult) -> None:
         """The location now holds this photo: re-resolve its metadata and that of the photo it
         held before (a changed file), whose sources may have changed."""
-        self.catalog.link_location(loc.id, photo_id, loc.size, loc.mtime_ns)
+        size, mtime_ns = res.seen or (loc.size, loc.mtime_ns)
+        self.catalog.link_location(loc.id, photo_id, size, mtime_ns)
         for pid in {photo_id, loc.photo_id} - {None}:
             self._apply_source_meta(pid)
 
@@ -308,6 +311,8 @@ class Crawler:
         import numpy as np
 
         model = self.embedder.model_id
+        if self.model_spec:  # before the first vector: a search after a crash here must load this model
+            self.catalog.remember_model(model, self.model_spec)
         total = self.catalog.count_to_embed(model)
         if not total:
             return
@@ -343,6 +348,16 @@ class Crawler:
     # -- index ------------------------------------------------------------------------------------
     def index_stage(self, summary: Summary) -> None:
         summary.add("index.photos", self.index.sync(self.catalog, show_progress=self.show_progress))
+
+
+def _signature(f) -> tuple[int, int] | None:
+    """(size, mtime) of an open plain file: the signature of the bytes hashed, not the one seen at
+    discovery, so a file replaced in between and later restored (rsync -a) is seen as changed."""
+    try:
+        st = os.fstat(f.fileno())
+    except (AttributeError, OSError, ValueError):  # an in-memory stream (a preview level): no file
+        return None
+    return st.st_size, st.st_mtime_ns
 
 
 def _yield_to_the_model() -> None:

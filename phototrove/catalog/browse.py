@@ -8,7 +8,7 @@ import sqlite3
 from typing import Any, Iterator
 
 from .records import location_label
-from .sql import IN_LIST, LOCATION_PRESENT, id_list, present
+from .sql import IN_LIST, LOCATION_PRESENT, db_path, id_list, present, py_path
 
 
 class BrowseQueries:
@@ -22,8 +22,8 @@ class BrowseQueries:
             f"WHERE l.photo_id=? ORDER BY (NOT l.{LOCATION_PRESENT}), l.rank, l.id", (photo_id,)
         ).fetchall()
         p["locations"] = [
-            {"source_id": r["source_id"], "source": r["source_kind"], "path": r["path"],
-             **({"entry": r["entry"]} if r["entry"] else {}), "size": r["size"], "mtime_ns": r["mtime_ns"],
+            {"source_id": r["source_id"], "source": r["source_kind"], "path": py_path(r["path"]),
+             **({"entry": py_path(r["entry"])} if r["entry"] else {}), "size": r["size"], "mtime_ns": r["mtime_ns"],
              "state": r["state"]}
             for r in locs
         ]
@@ -59,7 +59,7 @@ class BrowseQueries:
             row = self.db.execute(
                 "SELECT photo_id FROM locations WHERE (path=? OR path || '!' || entry=?) "
                 f"AND photo_id IS NOT NULL ORDER BY NOT {LOCATION_PRESENT}, rank LIMIT 1",
-                (candidate, candidate)).fetchone()
+                (db_path(candidate), db_path(candidate))).fetchone()
             if row:
                 return row[0]
         return None
@@ -138,7 +138,7 @@ class BrowseQueries:
             states = {r[0]: r[1] for r in self.db.execute(
                 "SELECT state, count(*) FROM locations WHERE source_id=? GROUP BY state", (s["id"],))}
             out["sources"].append({
-                "id": s["id"], "kind": s["kind"], "root": s["root"], "last_scan_at": s["last_scan_at"],
+                "id": s["id"], "kind": s["kind"], "root": py_path(s["root"]), "last_scan_at": s["last_scan_at"],
                 "locations": states,
                 "photos": q(f"SELECT count(DISTINCT photo_id) FROM locations WHERE source_id=? AND {LOCATION_PRESENT}",
                             s["id"]),

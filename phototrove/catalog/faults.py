@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from .sql import now_iso
+from .records import error_row
+from .sql import db_path, now_iso
 
 
 class ErrorQueries:
@@ -19,17 +20,28 @@ class ErrorQueries:
                             "WHERE id=? AND state!='missing'", (location_id,))
         elif photo_id is not None:
             self.db.execute("DELETE FROM errors WHERE photo_id=? AND stage=? AND model IS ?", (photo_id, stage, model))
+        elif path is not None:  # one row per problem: discovery finding the same thing again replaces it
+            self.db.execute("DELETE FROM errors WHERE location_id IS NULL AND photo_id IS NULL AND stage=? "
+                            "AND source_id IS ? AND path=?", (stage, source_id, db_path(path)))
         self.db.execute(
             "INSERT INTO errors(at, stage, kind, source_id, location_id, photo_id, path, message, model) "
             "VALUES (?,?,?,?,?,?,?,?,?)",
-            (now_iso(), stage, kind, source_id, location_id, photo_id, path, message, model),
+            (now_iso(), stage, kind, source_id, location_id, photo_id, path and db_path(path), message, model),
         )
 
-    def errors(self, source_id: int | None = None) -> list[sqlite3.Row]:
+    def errors(self, source_id: int | None = None) -> list[dict]:
         q, args = "SELECT * FROM errors", ()
         if source_id is not None:
             q, args = q + " WHERE source_id=?", (source_id,)
-        return self.db.execute(q + " ORDER BY id", args).fetchall()
+        return [error_row(r) for r in self.db.execute(q + " ORDER BY id", args)]
+
+    def last_error_id(self) -> int:
+        return self.db.execute("SELECT coalesce(max(id), 0) FROM errors").fetchone()[0]
+
+    def clear_discover_errors(self, source_id: int, up_to_id: int) -> None:
+        """After a complete scan: discovery problems of the source it did not find again are gone."""
+        self.db.execute("DELETE FROM errors WHERE source_id=? AND stage='discover' AND location_id IS NULL "
+                        "AND id<=?", (source_id, up_to_id))
 
     def count_errors(self, source_id: int) -> int:
         """Error rows of one source, each counted once (embed errors carry the source of the copy

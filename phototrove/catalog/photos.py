@@ -5,7 +5,7 @@ import json
 import sqlite3
 from typing import Any
 
-from .sql import LOCATION_PRESENT, now_iso
+from .sql import LOCATION_PRESENT, db_path, json_text, now_iso
 
 # Which origin's value wins for a photo column; anything not listed ranks after these.
 ORIGIN_PRIORITY = ("lrcat", "takeout", "exif")
@@ -36,7 +36,7 @@ class PhotoQueries:
         self.db.execute("DELETE FROM photo_meta WHERE photo_id=? AND origin=?", (photo_id, origin))
         self.db.executemany(
             "INSERT INTO photo_meta(photo_id, origin, key, value) VALUES (?,?,?,?)",
-            [(photo_id, origin, k, json.dumps(v, ensure_ascii=False)) for k, v in sorted(values.items())
+            [(photo_id, origin, k, json_text(v)) for k, v in sorted(values.items())
              if v is not None and v != [] and v != ""],
         )
 
@@ -79,8 +79,8 @@ class PhotoQueries:
               "AND photo_id IS NOT NULL")
         linked = 0
         for (vpath, ventry), (spath, sentry) in pairs:
-            v = self.db.execute(at, (source_id, vpath, ventry)).fetchone()
-            s = self.db.execute(at, (source_id, spath, sentry)).fetchone()
+            v = self.db.execute(at, (source_id, db_path(vpath), db_path(ventry))).fetchone()
+            s = self.db.execute(at, (source_id, db_path(spath), db_path(sentry))).fetchone()
             if v and s and v[0] != s[0]:
                 linked += self.db.execute("UPDATE photos SET live_of=? WHERE id=? AND media='video'",
                                           (s[0], v[0])).rowcount

@@ -5,6 +5,8 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
+from .sql import py_path
+
 
 def location_label(path: str, entry: str | None = "") -> str:
     """How a location is shown and reported: the file, or `archive!member` inside an archive."""
@@ -25,5 +27,13 @@ class Location:
 
 
 def location(r: sqlite3.Row) -> Location:
-    return Location(r["id"], r["source_id"], r["path"], r["entry"], r["size"], r["mtime_ns"],
+    return Location(r["id"], r["source_id"], py_path(r["path"]), py_path(r["entry"]), r["size"], r["mtime_ns"],
                     json.loads(r["meta"]) if r["meta"] else {}, r["photo_id"], r["state"])
+
+
+def source_row(r: sqlite3.Row) -> dict:
+    return {**{k: r[k] for k in r.keys()}, "root": py_path(r["root"])}
+
+
+def error_row(r: sqlite3.Row) -> dict:
+    return {**{k: r[k] for k in r.keys()}, "path": py_path(r["path"])}

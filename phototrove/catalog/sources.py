@@ -5,8 +5,8 @@ import json
 import sqlite3
 from typing import Any, Iterable
 
-from .records import Location, location
-from .sql import LOCATION_PRESENT, now_iso
+from .records import Location, location, source_row
+from .sql import LOCATION_PRESENT, db_path, json_text, now_iso, readable
 
 # Read errors that may go away with the same bytes on disk; others are not retried until the file changes.
 TRANSIENT_ERRORS = ("unreadable", "vanished")
@@ -21,27 +21,27 @@ class SourceQueries:
             self.db.execute(
                 "INSERT INTO sources(kind, root, added_at, info) VALUES (?,?,?,?) "
                 "ON CONFLICT(kind, root) DO NOTHING",
-                (kind, root, now_iso(), json.dumps(info or {})),
+                (kind, db_path(root), now_iso(), json_text(info or {})),
             )
-        return self.db.execute("SELECT id FROM sources WHERE kind=? AND root=?", (kind, root)).fetchone()[0]
+        return self.db.execute("SELECT id FROM sources WHERE kind=? AND root=?", (kind, db_path(root))).fetchone()[0]
 
-    def source(self, source_id: int) -> sqlite3.Row | None:
-        return self.db.execute("SELECT * FROM sources WHERE id=?", (source_id,)).fetchone()
+    def source(self, source_id: int) -> dict | None:
+        row = self.db.execute("SELECT * FROM sources WHERE id=?", (source_id,)).fetchone()
+        return source_row(row) if row else None
 
-    def sources(self) -> list[sqlite3.Row]:
-        return self.db.execute("SELECT * FROM sources ORDER BY id").fetchall()
+    def sources(self) -> list[dict]:
+        return [source_row(r) for r in self.db.execute("SELECT * FROM sources ORDER BY id")]
 
     def source_info(self, kind: str, root: str) -> dict | None:
         """What the adapter of the source (kind, root) remembered in earlier runs; None if unknown."""
-        row = self.db.execute("SELECT info FROM sources WHERE kind=? AND root=?", (kind, root)).fetchone()
+        row = self.db.execute("SELECT info FROM sources WHERE kind=? AND root=?", (kind, db_path(root))).fetchone()
         return json.loads(row[0] or "{}") if row else None
 
     def merge_source_info(self, source_id: int, info: dict) -> None:
         """Update the source's remembered info with `info` (top-level keys replace)."""
         row = self.source(source_id)
         merged = {**(json.loads(row["info"] or "{}") if row else {}), **info}
-        self.db.execute("UPDATE sources SET info=? WHERE id=?",
-                        (json.dumps(merged, ensure_ascii=False), source_id))
+        self.db.execute("UPDATE sources SET info=? WHERE id=?", (json_text(merged), source_id))
 
     def begin_scan(self, source_id: int) -> int:
         with self.db:
@@ -67,17 +67,18 @@ class SourceQueries:
         """
         counts = {"new": 0, "changed": 0, "unchanged": 0}
         for f in found:
-            meta = json.dumps(f.meta, sort_keys=True, ensure_ascii=False) if f.meta else None
+            meta = json_text(f.meta) if f.meta else None
+            path, entry = db_path(f.path), db_path(f.entry)
             row = self.db.execute(
                 "SELECT id, state, read_size, read_mtime_ns, meta, photo_id FROM locations "
                 "WHERE source_id=? AND path=? AND entry=?",
-                (source_id, f.path, f.entry),
+                (source_id, path, entry),
             ).fetchone()
             if row is None:
                 cur = self.db.execute(
                     "INSERT INTO locations(source_id, path, entry, size, mtime_ns, meta, rank, seen_gen) "
                     "VALUES (?,?,?,?,?,?,?,?)",
-                    (source_id, f.path, f.entry, f.size, f.mtime_ns, meta, f.rank, gen),
+                    (source_id, path, entry, f.size, f.mtime_ns, meta, f.rank, gen),
                 )
                 loc_id = cur.lastrowid
                 counts["new"] += 1
@@ -115,9 +116,10 @@ class SourceQueries:
             "INSERT INTO albums(source_id, key, title, description) VALUES (?,?,?,?) "
             "ON CONFLICT(source_id, key) DO UPDATE SET "
             "title=coalesce(excluded.title, title), description=coalesce(excluded.description, description)",
-            (source_id, key, title, description),
+            (source_id, readable(key), title and readable(title), description and readable(description)),
         )
-        return self.db.execute("SELECT id FROM albums WHERE source_id=? AND key=?", (source_id, key)).fetchone()[0]
+        return self.db.execute("SELECT id FROM albums WHERE source_id=? AND key=?",
+                               (source_id, readable(key))).fetchone()[0]
 
     def pending_locations(self, source_id: int, limit: int, after_id: int = 0) -> list[Location]:
         rows = self.db.execute(
@@ -135,7 +137,7 @@ class SourceQueries:
         """The photo a present location of the source holds, if it has been read."""
         row = self.db.execute(
             f"SELECT photo_id FROM locations WHERE source_id=? AND path=? AND entry=? AND {LOCATION_PRESENT} "
-            "AND photo_id IS NOT NULL", (source_id, path, entry)).fetchone()
+            "AND photo_id IS NOT NULL", (source_id, db_path(path), db_path(entry))).fetchone()
         return row[0] if row else None
 
     def mark_missing(self, location_id: int) -> None:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
 
 # A location is "present" while its file (or archive member) was there at the last scan and its
@@ -24,3 +26,38 @@ IN_LIST = "IN (SELECT value FROM json_each(?))"
 
 def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+# -- text that is not valid UTF-8 ---------------------------------------------------------------------
+# A file name in another encoding (an old camera card, a Windows share, a tar member) reaches Python
+# as a str with lone surrogates (surrogateescape). SQLite text must be UTF-8, so such a path is
+# stored as its raw bytes (a BLOB) and turned back into the same str when read: lossless, and the
+# file can be opened again.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def db_path(path: str):
+    """A path or member name as the catalog stores it: text, or raw bytes when it is not UTF-8."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+
+
+def py_path(value):
+    """A stored path back as the str it was (bytes from db_path decode with surrogateescape)."""
+    return os.fsdecode(bytes(value)) if isinstance(value, (bytes, memoryview)) else value
+
+
+def readable(text: str) -> str:
+    """For names only people read (album titles): undecodable bytes become U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace") if _LONE_SURROGATE.search(text) \
+        else text
+
+
+def json_text(obj, default=None) -> str:
+    """JSON as the catalog stores it: non-ASCII kept as is, lone surrogates as \\udcXX escapes
+    (valid JSON that json.loads turns back into the same str)."""
+    text = json.dumps(obj, sort_keys=True, ensure_ascii=False, default=default)
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

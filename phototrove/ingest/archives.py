@@ -19,6 +19,8 @@ import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
+from .files import open_regular
+
 MAX_RATIO = 100             # real photos/videos compress ~1:1; deflate's own limit is ~1032:1
 RATIO_FLOOR = 32 << 20      # below this, a high ratio (an all-white PNG, a JSON) is harmless
 MAX_SMALL_READ = 8 << 20    # sidecar/album JSON: anything bigger is not one
@@ -102,7 +104,7 @@ def check_bomb(m: Member) -> None:
 def list_zip(path: str) -> tuple[list[Member], str | None]:
     """Members of a zip (directories left out) and, for a salvaged zip, why it needed salvaging."""
     try:
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(open_regular(path)) as zf:
             size = os.path.getsize(path)
             out = []
             for zi in zf.infolist():
@@ -127,7 +129,7 @@ def salvage_zip(path: str) -> list[Member]:
     """Walk local file headers from the start; stop at the first incomplete member."""
     out: list[Member] = []
     size = os.path.getsize(path)
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         pos = 0
         while pos + _LOCAL.size <= size:
             f.seek(pos)
@@ -202,7 +204,7 @@ def iter_tar(path: str) -> Iterator[tuple[Member, tarfile.TarFile, tarfile.TarIn
     """Stream a (gzipped) tar once, in order: each regular member with the open stream, so the
     caller may read it (small sidecars) before the stream moves on."""
     try:
-        with tarfile.open(path, "r|*") as tf:
+        with open_regular(path) as raw, tarfile.open(fileobj=raw, mode="r|*") as tf:
             for i, ti in enumerate(tf):
                 if ti.isfile():
                     yield Member(ti.name, ti.size, ti.size, None, i), tf, ti
@@ -245,12 +247,14 @@ class _TarCursor:
 
     def restart(self) -> None:
         self.close()
-        self.tf = tarfile.open(self.path, "r|*")
+        self._raw = open_regular(self.path)
+        self.tf = tarfile.open(fileobj=self._raw, mode="r|*")
         self.pos = -1
 
     def close(self) -> None:
         if self.tf is not None:
             self.tf.close()
+            self._raw.close()
             self.tf = None
 
 
@@ -287,7 +291,7 @@ class ArchivePool:
                 if m is None:
                     raise ArchiveError("vanished", "member no longer in the archive")
                 check_bomb(m)
-                return _Inflating(open(path, "rb"), m)
+                return _Inflating(open_regular(path), m)
             try:
                 zf = self._zip(path)
             except zipfile.BadZipFile:  # cut short: what discovery salvaged, salvaged again
@@ -317,7 +321,7 @@ class ArchivePool:
         handles = self._handles()
         zf = handles.get(path)
         if zf is None:
-            zf = handles[path] = self._remember(zipfile.ZipFile(path))
+            zf = handles[path] = self._remember(zipfile.ZipFile(open_regular(path)))
         return zf
 
     def _raw_span(self, path: str, entry: str) -> tuple[BinaryIO, int, int]:
@@ -326,7 +330,7 @@ class ArchivePool:
         handles = self._handles()
         f = handles.get(("raw", path))
         if f is None:
-            f = handles[("raw", path)] = self._remember(open(path, "rb"))
+            f = handles[("raw", path)] = self._remember(open_regular(path))
         f.seek(zi.header_offset)
         head = f.read(_LOCAL.size)
         if len(head) < _LOCAL.size or head[:4] != b"PK\x03\x04":

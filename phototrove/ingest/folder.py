@@ -6,6 +6,7 @@ from typing import BinaryIO, Iterator
 
 from ..catalog import Location
 from .base import FindError, Found, Source
+from .files import open_regular
 from ..media.kinds import IMAGE_EXTENSIONS
 from .walk import walk_files
 
@@ -22,13 +23,8 @@ class FolderSource(Source):
             entry, st = item
             if os.path.splitext(entry.name)[1].lower() not in IMAGE_EXTENSIONS:
                 continue
-            try:
-                entry.path.encode("utf-8")
-            except UnicodeEncodeError:
-                yield FindError(os.fsencode(entry.path).decode("utf-8", "replace"), "bad-name",
-                                "file name is not valid UTF-8; rename it to ingest it")
-                continue
+            # a name that is not UTF-8 is kept as it is (the catalog stores its bytes)
             yield Found(entry.path, size=st.st_size, mtime_ns=st.st_mtime_ns, rank=entry.path.count(os.sep))
 
     def open(self, loc: Location) -> BinaryIO:
-        return open(loc.path, "rb")
+        return open_regular(loc.path)

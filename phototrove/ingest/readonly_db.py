@@ -7,11 +7,14 @@ import shutil
 import sqlite3
 import tempfile
 
+from .files import check_regular
+
 
 def open_readonly(path: str) -> sqlite3.Connection:
     """SQLite opened without any chance of writing (immutable: no locks, no journal, no WAL)."""
     from urllib.parse import quote
 
+    check_regular(path)  # SQLite would block forever opening a FIFO
     db = sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro&immutable=1", uri=True)
     db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # fails now if not a database
     return db
@@ -19,8 +22,10 @@ def open_readonly(path: str) -> sqlite3.Connection:
 
 def open_snapshot(path: str, notes: list[str]) -> tuple[sqlite3.Connection, str | None]:
     """Read-only, immutable connection; a private copy when a -wal file holds unsaved changes."""
+    check_regular(path)
     wal = path + "-wal"
     try:
+        check_regular(wal)
         wal_size = os.path.getsize(wal)
     except OSError:
         wal_size = 0

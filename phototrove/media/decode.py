@@ -25,7 +25,9 @@ def load_image(data: bytes | memoryview, min_side: int | None = None):
         im = ImageOps.exif_transpose(im)
     except Image.DecompressionBombError as e:
         raise MediaError("too-large", f"image too large to decode safely ({e})") from None
-    except (OSError, SyntaxError, ValueError) as e:
+    except MemoryError:
+        raise MediaError("too-large", "image too large to decode in memory") from None
+    except Exception as e:  # decoders raise anything (OSError, ValueError, struct.error, ...) on odd bytes
         raise MediaError("corrupt", f"cannot decode image: {e}") from None
     icc = im.info.get("icc_profile")
     rgb = to_rgb(im)

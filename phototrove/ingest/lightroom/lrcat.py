@@ -36,6 +36,7 @@ class LrCatalog:
     images: list[CatalogImage]
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    errors: list[tuple[str, str, str]] = field(default_factory=list)  # (what, kind, message)
 
     def __post_init__(self) -> None:
         images = self.images
@@ -118,8 +119,8 @@ def check_catalog(path: str) -> None:
             tables = {r[0].lower() for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         finally:
             db.close()
-    except sqlite3.Error as e:
-        raise CatalogReadError(f"{path}: not a readable Lightroom catalog ({e})") from None
+    except (sqlite3.Error, OSError) as e:
+        raise CatalogReadError(f"{path}: not a readable Lightroom catalog ({getattr(e, 'strerror', None) or e})") from None
     if not {"adobe_images", "aglibraryfile"} <= tables:
         raise CatalogReadError(f"{path}: not a Lightroom catalog (no Adobe_images / AgLibraryFile tables)")
 
@@ -218,7 +219,7 @@ def _load(db: sqlite3.Connection, path: str, skipped: list[str], notes: list[str
             fmt, get_exif(image_id), get_tags(image_id), get_caption(image_id)))
     cat = LrCatalog(path, version, images, skipped, notes)
     if c.need("Adobe_AdditionalMetadata", "image", "xmp"):
-        bad = _xmp_fields(db, cat.by_id)
+        bad = _xmp_fields(db, cat.by_id, cat.errors)
         if bad:
             notes.append(f"{bad} image(s) with XMP that could not be decoded")
     return cat
@@ -258,22 +259,24 @@ def _keyword_rows(db, c: _Columns) -> dict:
     return {image: (kw, people) for image, kw, people in db.execute(q)}
 
 
-def _xmp_fields(db, by_id: dict) -> int:
+def _xmp_fields(db, by_id: dict, errors: list) -> int:
     """Title (and caption when IPTC has none) from each image's XMP; returns how many were unreadable.
+    An XMP that inflates beyond MAX_XMP is an error of its own (in `errors`), never inflated whole.
     The loop is kept minimal: it runs once per image of catalogs with hundreds of thousands."""
-    decompress, get, bad = zlib.decompress, by_id.get, 0
+    get, bad = by_id.get, 0
     for image, blob in db.execute("SELECT image, xmp FROM Adobe_AdditionalMetadata "
                                   "WHERE xmp IS NOT NULL AND length(xmp) > 0"):
         img = get(image)
         if img is None:
             continue
-        if blob.__class__ is bytes and blob[:1] != b"<" and blob[4:5] == b"\x78":  # length + zlib stream
-            try:
-                raw = decompress(blob[4:])
-            except zlib.error:
-                raw = None
-        else:
-            raw = xmp_bytes(blob)
+        try:
+            if blob.__class__ is bytes and blob[:1] != b"<" and blob[4:5] == b"\x78":  # length + zlib stream
+                raw = inflate(blob[4:])
+            else:
+                raw = xmp_bytes(blob)
+        except XmpTooLarge as e:
+            errors.append((f"image {image} ({img.file_name})", "xmp-too-large", str(e)))
+            continue
         if raw is None:
             bad += 1
             continue
@@ -311,13 +314,27 @@ def xmp_bytes(blob) -> bytes | None:
     raw = bytes(blob)
     if raw[:64].lstrip()[:1] == b"<":
         return raw
+    return inflate(raw[4:]) or inflate(raw)
+
+
+MAX_XMP = 4 << 20  # an image's XMP is a few KB; Lightroom's largest, with a long edit history, < 1 MB
+
+
+class XmpTooLarge(ValueError):
+    pass
+
+
+def inflate(data: bytes, limit: int = MAX_XMP) -> bytes | None:
+    """zlib data inflated up to `limit` bytes (XmpTooLarge beyond: a blob of 2 MB can inflate to
+    gigabytes); None if it is not zlib data."""
+    z = zlib.decompressobj()
     try:
-        return zlib.decompress(raw[4:])
+        out = z.decompress(data, limit)
     except zlib.error:
-        try:
-            return zlib.decompress(raw)
-        except zlib.error:
-            return None
+        return None
+    if z.unconsumed_tail:
+        raise XmpTooLarge(f"XMP inflates to more than {limit >> 20} MiB from {len(data)} bytes: skipped")
+    return out
 
 
 def _xmp_alt(xml: bytes, tag: bytes) -> str | None:

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ...media.jpeg import jpeg_end, jpeg_size
+from ..files import open_regular
 from .lrcat import CatalogImage, CatalogReadError, LrCatalog, find_catalog, load_catalog
 from .previews import (CacheEntry, Level, Preview, PreviewError, read_level, read_preview, read_previews_db,
                        read_root_pixels, scan_previews)
@@ -100,6 +101,8 @@ def load_plan(root: str, catalog_path: str | None = None, *, auto_catalog: bool 
             plan.errors.append((plan.catalog_path, "catalog", f"{e}; continuing without it"))
         else:
             plan.notes.extend(plan.catalog.notes)
+            plan.errors.extend((plan.catalog_path, kind, f"{what}: {message}")
+                               for what, kind, message in plan.catalog.errors)
             if plan.catalog.skipped:
                 plan.notes.append("catalog: skipped " + "; ".join(sorted(set(plan.catalog.skipped))))
     build(plan)
@@ -235,7 +238,7 @@ def item_jpeg(item: Item) -> bytes:
 def level_jpeg(path: str, level: Level | None) -> bytes:
     if level is not None:
         return read_level(path, level)
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         data = f.read()
     end = jpeg_end(data)
     if end is None:

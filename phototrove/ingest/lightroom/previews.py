@@ -16,6 +16,7 @@ import struct
 from dataclasses import dataclass, field
 
 from ...media.jpeg import jpeg_end, jpeg_size
+from ..files import open_fd, open_regular
 from ..readonly_db import open_readonly
 from .luatable import MAX_HEADER_TEXT, HeaderSyntaxError, parse_header
 from .orientation import orientation_code
@@ -119,7 +120,7 @@ def read_lrprev(path: str, header: bool = True) -> Preview:
     uuid, digest = (m.group(1), m.group(2)) if m else (None, None)
     header = header or m is None
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = open_fd(path)
         try:
             st = os.fstat(fd)
             if st.st_size == 0:
@@ -135,7 +136,7 @@ def read_lrprev(path: str, header: bool = True) -> Preview:
         finally:
             os.close(fd)
     except OSError as e:
-        raise PreviewError("unreadable", f"cannot read: {e.strerror or e}") from None
+        raise PreviewError(getattr(e, "kind", "unreadable"), f"cannot read: {e.strerror or e}") from None
     if not any(s[0] == "header" for s in sections):
         raise PreviewError("not-a-preview", "AgHg file without a 'header' section "
                                             "(a Photoshop resource, not a Lightroom preview)")
@@ -181,7 +182,7 @@ def read_lrprev(path: str, header: bool = True) -> Preview:
 def read_level(path: str, level: Level) -> bytes:
     """The level's JPEG bytes, checked complete (SOI .. EOI by walking its markers). OSError if
     the file changed or the level is damaged."""
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         f.seek(level.offset)
         data = f.read(level.length)
     if len(data) != level.declared:
@@ -211,13 +212,13 @@ def read_lr13(path: str) -> Preview:
     """One Lightroom 13.3+ preview file as a one-level Preview (sizes from the JPEG itself)."""
     m = LR133_NAME.match(os.path.basename(path))
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             st = os.fstat(f.fileno())
             head = f.read(65536)
             f.seek(max(0, st.st_size - 64))
             tail = f.read().rstrip(b"\x00")
     except OSError as e:
-        raise PreviewError("unreadable", f"cannot read: {e.strerror or e}") from None
+        raise PreviewError(getattr(e, "kind", "unreadable"), f"cannot read: {e.strerror or e}") from None
     if st.st_size == 0:
         raise PreviewError("empty", "empty preview file (0 bytes)")
     if head[:2] != b"\xff\xd8":

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from ...media.kinds import is_junk
 from ..archives import MAX_SMALL_READ, ArchiveError, ArchivePool, Member, archive_kind, iter_tar, list_zip, safe_parts
 from ..base import FindError
+from ..files import open_regular
 from ..walk import walk_files
 
+_DUPLICATE = "the same name {} times in one archive: the last copy is read (as unzip and tar do)"
 PART_NUMBER = re.compile(r"^(takeout-[^/]*?)-(\d{3})\.(zip|tgz|tar\.gz|tar)$", re.I)
 
 
@@ -35,6 +37,15 @@ class Part:
     items: list = field(default_factory=list)
     docs: list = field(default_factory=list)   # (Item, parsed JSON)
     has_takeout_dir: bool = False
+
+
+def parse_json(data: bytes):
+    """A JSON document (ValueError if it is not one). Its size is bounded by the caller
+    (MAX_SMALL_READ); nesting deeper than the interpreter can follow is malformed too."""
+    try:
+        return json.loads(data.decode("utf-8-sig"))
+    except RecursionError:
+        raise ValueError("nested too deeply to be a sidecar") from None
 
 
 def inputs(paths: list[str]) -> tuple[list[str], list[str], list[FindError]]:
@@ -106,27 +117,39 @@ class PartReader:
         return part, errors
 
     # -- one member or file -------------------------------------------------------------------------
-    def _add(self, part: Part, member: Member, mtime: int, part_no: int, read_json, errors: list) -> None:
+    def _add(self, part: Part, member: Member, mtime: int, part_no: int, read_json, errors: list,
+             replace: int | None = None) -> int | None:
+        """List one member; returns its position in part.items or part.docs, so that a later
+        member of the same name (a tar's duplicate) can take its place (`replace`)."""
         raw = safe_parts(member.name)
         if raw and raw[0].lower() == "takeout":
             part.has_takeout_dir = True
             raw = raw[1:]
         if not raw or raw[-1].startswith(".") or is_junk(raw[-1]):
-            return
-        item = Item(part.path, member.name, tuple(raw), member.size, member.crc, mtime,
-                    (part_no, len(part.items) + len(part.docs)),
+            return None
+        is_json = raw[-1].lower().endswith(".json")
+        target = part.docs if is_json else part.items
+        order = ((target[replace][0] if is_json else target[replace]).order if replace is not None
+                 else (part_no, len(part.items) + len(part.docs)))
+        item = Item(part.path, member.name, tuple(raw), member.size, member.crc, mtime, order,
                     (member.crc, member.size, member.method, member.compress_size)
                     if part.kind == "zip" and part.path not in self.pool.salvaged else None)
-        if raw[-1].lower().endswith(".json"):
+        entry = item
+        if is_json:
             where = f"{part.path}!{member.name}"
             try:
-                part.docs.append((item, json.loads(read_json().decode("utf-8-sig"))))
-            except (ValueError, UnicodeDecodeError) as e:
+                entry = (item, parse_json(read_json()))
+            except ValueError as e:
                 errors.append(FindError(where, "bad-json", f"malformed JSON: {e}"))
+                return replace
             except (OSError, EOFError) as e:
                 errors.append(FindError(where, getattr(e, "kind", "unreadable"), str(e)))
-        else:
-            part.items.append(item)
+                return replace
+        if replace is not None:
+            target[replace] = entry
+            return replace
+        target.append(entry)
+        return len(target) - 1
 
     # -- the three kinds of part --------------------------------------------------------------------
     def _zip(self, part: Part, mtime: int, part_no: int, errors: list) -> bool:
@@ -139,13 +162,14 @@ class PartReader:
             self.pool.salvaged[path] = {m.name: m for m in members}
             errors.append(FindError(path, "truncated", f"archive damaged or cut short ({salvaged}); read the "
                                                        f"{len(members)} complete members before the damage"))
-        names: set = set()
+        last: dict[str, Member] = {}
+        copies: dict[str, int] = {}
         for m in members:
-            if m.name in names:
-                errors.append(FindError(f"{path}!{m.name}", "duplicate-entry",
-                                        "the same name twice in one archive: only the first is read"))
-                continue
-            names.add(m.name)
+            last[m.name] = m
+            copies[m.name] = copies.get(m.name, 0) + 1
+        for name, m in last.items():   # in the order each name first appears; the last copy is read
+            if copies[name] > 1:
+                errors.append(FindError(f"{path}!{name}", "duplicate-entry", _DUPLICATE.format(copies[name])))
             self._add(part, m, mtime, part_no, lambda m=m: self.pool.read_small(path, m.name), errors)
         return True
 
@@ -153,11 +177,10 @@ class PartReader:
         path = part.path
         index: dict = {}
         self.pool.tar_index[path] = index
+        placed: dict[str, int | None] = {}
+        copies: dict[str, int] = {}
         for m, tf, ti in iter_tar(path):
-            if m.name in index:
-                errors.append(FindError(f"{path}!{m.name}", "duplicate-entry",
-                                        "the same name twice in one archive: only the first is read"))
-                continue
+            copies[m.name] = copies.get(m.name, 0) + 1
             index[m.name] = m.offset
 
             def read_json(tf=tf, ti=ti):
@@ -165,7 +188,9 @@ class PartReader:
                     raise ArchiveError("too-large", f"{ti.size} bytes: not a sidecar")
                 f = tf.extractfile(ti)
                 return f.read() if f else b""
-            self._add(part, m, mtime, part_no, read_json, errors)
+            placed[m.name] = self._add(part, m, mtime, part_no, read_json, errors, replace=placed.get(m.name))
+        errors += [FindError(f"{path}!{name}", "duplicate-entry", _DUPLICATE.format(n))
+                   for name, n in copies.items() if n > 1]
 
     def _folder(self, part: Part, errors: list, part_no: int) -> None:
         root = part.path
@@ -191,9 +216,9 @@ class PartReader:
                 try:
                     if st.st_size > MAX_SMALL_READ:
                         raise ArchiveError("too-large", f"{st.st_size} bytes: not a sidecar")
-                    with open(e.path, "rb") as f:
-                        part.docs.append((item, json.loads(f.read().decode("utf-8-sig"))))
-                except (ValueError, UnicodeDecodeError) as err:
+                    with open_regular(e.path) as f:
+                        part.docs.append((item, parse_json(f.read())))
+                except ValueError as err:
                     errors.append(FindError(e.path, "bad-json", f"malformed JSON: {err}"))
                 except OSError as err:
                     errors.append(FindError(e.path, getattr(err, "kind", "unreadable"), str(err)))

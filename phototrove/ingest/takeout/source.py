@@ -15,6 +15,7 @@ from typing import BinaryIO, Iterator
 from ...catalog import Location
 from ..archives import ArchivePool, archive_kind
 from ..base import FindError, Found, Source
+from ..files import open_regular
 from .catalogue import Catalogue, catalogue
 from .parts import Part, PartReader, inputs, missing_parts
 from .report import describe_report, takeout_report
@@ -66,7 +67,7 @@ class TakeoutSource(Source):
 
     def open(self, loc: Location) -> BinaryIO:
         if not loc.entry:
-            return open(loc.path, "rb")
+            return open_regular(loc.path)
         return self.archives.open_member(loc.path, loc.entry)
 
     def copy_of(self, loc: Location) -> tuple[str, str] | None:
