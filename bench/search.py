@@ -129,7 +129,9 @@ def main() -> None:
 
     library = Library(args.out / "library")
     cat = Catalog(library.catalog_path)
-    index = ChromaIndex(library, model=model_id, spec=spec)
+    if spec:
+        cat.remember_model(model_id, spec)
+    index = ChromaIndex(library)
     if not reuse:
         t0 = time.perf_counter()
         sent = index.sync(cat, show_progress=False)

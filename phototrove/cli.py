@@ -8,15 +8,15 @@ be used now; 130 interrupted.
 """
 from __future__ import annotations
 
-import json
 import os
+import sqlite3
 import sys
 from dataclasses import dataclass
 
 import click
 
 from . import describe
-from .errors import EXIT_FILE_ERRORS, EXIT_INTERRUPTED, EXIT_OK, TroveError
+from .errors import EXIT_BROKEN_PIPE, EXIT_FILE_ERRORS, EXIT_INTERRUPTED, EXIT_LIBRARY, EXIT_OK, TroveError
 from .library import Library
 
 
@@ -39,7 +39,11 @@ class TroveGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            finally:
+                if ctx.parent is None:  # output still buffered meets a closed pipe here, not at exit
+                    sys.stdout.flush()
         except TroveError as e:
             click.echo(f"trove: {e}", err=True)
             ctx.exit(e.exit_code)
@@ -47,10 +51,25 @@ class TroveGroup(click.Group):
             click.echo("trove: interrupted; everything done so far is kept: run the same command to continue",
                        err=True)
             ctx.exit(EXIT_INTERRUPTED)
+        except BrokenPipeError:  # `trove list | head`: the reader has all it wanted
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except (OSError, ValueError):
+                pass
+            ctx.exit(EXIT_BROKEN_PIPE)
+        except sqlite3.DatabaseError as e:  # the catalog itself failed under a query
+            from .catalog import explain
+
+            error = explain(e, ctx.find_root().obj.library.catalog_path)
+            click.echo(f"trove: {error}", err=True)
+            ctx.exit(error.exit_code)
 
 
 def emit_json(obj) -> None:
-    click.echo(json.dumps(obj, ensure_ascii=False, sort_keys=True, default=str))
+    """One JSON object per line; a file name that is not UTF-8 keeps its bytes as \\udcXX escapes."""
+    from .catalog.sql import json_text
+
+    click.echo(json_text(obj, default=str))
 
 
 def finish(errors: int) -> None:
@@ -69,6 +88,11 @@ def finish(errors: int) -> None:
 def main(ctx: click.Context, library: str | None, quiet: bool, chroma_url: str | None) -> None:
     """phototrove: find forgotten photos. Reads Takeout exports, Lightroom previews and folders in
     place into one local catalog, and searches them with CLIP."""
+    for stream in (sys.stdout, sys.stderr):  # file names that are not UTF-8 print as their own bytes
+        try:
+            stream.reconfigure(errors="surrogateescape")
+        except (AttributeError, ValueError):
+            pass
     ctx.obj = Context(Library(library), quiet, chroma_url)
 
 
@@ -107,8 +131,9 @@ def run_ingest(obj: Context, sources, *, as_json: bool, dry_run: bool = False, *
         click.echo(s.describe())
     if result.errors and not as_json:
         click.echo(f"{result.errors} file(s) failed; list them with `trove status --errors`")
-    if result.not_embedded:
+    if result.not_embedded:  # the model could not be had: the library cannot be searched yet
         click.echo(f"trove: photos catalogued but not embedded: {result.not_embedded}", err=True)
+        sys.exit(EXIT_LIBRARY)
     finish(result.errors)
 
 
@@ -170,8 +195,10 @@ def status(obj: Context, as_json: bool, show_errors: bool, source_id: int | None
 
     if show_errors:
         for r in error_rows(obj.library, source_id):
-            click.echo(json.dumps(r, ensure_ascii=False, sort_keys=True, default=str) if as_json
-                       else describe.error_line(r))
+            if as_json:
+                emit_json(r)
+            else:
+                click.echo(describe.error_line(r))
         return
     stats = library_status(obj.library, source_id)
     if as_json:
@@ -212,13 +239,16 @@ def recover() -> None:
 @_lr_catalog_option
 @click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Files written at once.")
 @click.pass_obj
-def recover_lrprev(obj: Context, path, out, catalog, dry_run, as_json) -> None:
+def recover_lrprev(obj: Context, path, out, catalog, dry_run, as_json, workers) -> None:
     """Recover the largest complete preview of every photo as a lossless, tagged JPEG."""
     from .catalog import location_label
     from .output.recover import describe_recovery, recover_lrprev as run
 
-    summary, result = run(path, out, catalog=catalog, dry_run=dry_run, show_progress=not obj.quiet, log=obj.say)
+    summary, result = run(path, out, catalog=catalog, dry_run=dry_run, workers=workers, show_progress=not obj.quiet,
+                          log=obj.say)
     if dry_run and not obj.quiet and not as_json:
         for job in result.jobs:
             click.echo(f"{location_label(job.item.path, job.item.entry)} -> {job.rel}")
@@ -290,7 +320,7 @@ def _print_results(obj: Context, results, *, as_json, paths, html_out, open_html
     if html_out:
         from .search.report import results_gallery
 
-        out = results_gallery(obj.library, results, html_out, log=obj.say)
+        out = results_gallery(obj.library, results, html_out, show_progress=not obj.quiet, log=obj.say)
         obj.say(f"gallery: {out}")
         if open_html:
             _open(out)
@@ -386,7 +416,7 @@ def report(ctx: click.Context, limit, model, out, open_html, **opts) -> None:
     obj: Context = ctx.obj
     with obj.library.reading() as catalog:
         path = library_gallery(obj.library, catalog, filters=_filters(opts), limit=limit, model=model, out=out,
-                               chroma_url=obj.chroma_url, log=obj.say)
+                               chroma_url=obj.chroma_url, show_progress=not obj.quiet, log=obj.say)
     click.echo(str(path))
     if open_html:
         _open(path)
@@ -407,7 +437,7 @@ def report_duplicates(obj: Context, threshold, model, out, as_json, open_html) -
 
     with obj.library.reading() as catalog:
         groups, path = duplicates_report(obj.library, catalog, threshold=threshold, model=model, out=out,
-                                         chroma_url=obj.chroma_url, log=obj.say)
+                                         chroma_url=obj.chroma_url, show_progress=not obj.quiet, log=obj.say)
     for g in groups if as_json else ():
         emit_json(g)
     if not as_json:

@@ -5,7 +5,7 @@ prints `trove: <message>` and exits with `exit_code` (the README's table). Anyth
 """
 from __future__ import annotations
 
-EXIT_OK, EXIT_FILE_ERRORS, EXIT_USAGE, EXIT_LIBRARY, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_FILE_ERRORS, EXIT_USAGE, EXIT_LIBRARY, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 3, 130, 141
 
 
 class TroveError(Exception):
@@ -25,3 +25,16 @@ class LibraryUnusable(TroveError):
     """The library cannot be used now: busy, newer schema, disk full, damaged, unreachable index."""
 
     exit_code = EXIT_LIBRARY
+
+
+class DiskFull(LibraryUnusable):
+    """The disk holding the library (or an output folder) is full."""
+
+    def __init__(self, detail: str, where: str = "the library's disk"):
+        super().__init__(f"{where} is full ({detail}); free space and run again: everything committed so far is kept")
+
+
+def is_disk_full(e: BaseException) -> bool:
+    import errno
+
+    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)

@@ -6,13 +6,15 @@ catalog runs in WAL mode.
 """
 from __future__ import annotations
 
+import errno
 import os
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from .catalog import Catalog
-from .errors import LibraryUnusable
+from .errors import DiskFull, LibraryUnusable, is_disk_full
 
 LIBRARY_ENV = "TROVE_LIBRARY"
 
@@ -66,9 +68,15 @@ class Library:
     # -- write lock -------------------------------------------------------------------------------
     def lock(self) -> None:
         """Take the exclusive write lock or raise LibraryBusy naming the holder."""
-        self.ensure()
-        path = self.root / "lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.ensure()
+            fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise LibraryUnusable(f"library {self.root} is read-only ({e.strerror}): commands that "
+                                      "write (ingest, index) need a writable library; search, list and "
+                                      "status work as they are") from None
+            raise
         try:
             import fcntl
         except ImportError:  # Windows: no advisory locks; SQLite's own locking still applies
@@ -86,6 +94,22 @@ class Library:
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._lock_fd = fd
+
+    def writer(self) -> str | None:
+        """The pid of the trove process holding the write lock now, if another one does."""
+        try:
+            import fcntl
+
+            fd = os.open(self.root / "lock", os.O_RDONLY)
+        except (ImportError, OSError):
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return os.read(fd, 64).decode("ascii", "replace").strip() or "?"
+        finally:
+            os.close(fd)  # (a shared lock taken here is released with the descriptor)
+        return None
 
     def unlock(self) -> None:
         if self._lock_fd is not None:
@@ -113,3 +137,30 @@ class Library:
         if not self.exists():
             raise LibraryUnusable(f"library {self.root}: {what}")
         return Catalog(self.catalog_path, readonly=True)
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+    """Write a file of the library (a thumbnail, a report page, index.json) so that a reader never
+    sees half of it: into a temporary file with a unique name beside it, then renamed into place.
+    Whatever goes wrong, the temporary file is removed; a full disk is said as DiskFull."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        if is_disk_full(e):
+            raise DiskFull(e.strerror or str(e), f"the disk holding {path.parent}") from None
+        raise
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if is_disk_full(e):
+            raise DiskFull(e.strerror or str(e), f"the disk holding {path.parent}") from None
+        raise
+    return path

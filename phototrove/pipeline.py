@@ -100,11 +100,10 @@ def ingest(library: Library, sources: list[Source], opts: Options, *, chroma_url
     if not opts.no_embed:
         embedder, run.not_embedded = load_image_embedder(opts)
     with library.writing() as catalog:
-        index = None if opts.no_embed else ChromaIndex(
-            library, model=embedder.model_id if embedder else None, spec=model_spec(opts.model), url=chroma_url)
-        crawler = Crawler(catalog, embedder=embedder, index=index, batch_size=opts.batch_size,
-                          workers=opts.workers, show_progress=opts.show_progress, log=opts.log,
-                          vector_dtype=opts.vector_dtype)
+        index = None if opts.no_embed else ChromaIndex(library, url=chroma_url)
+        crawler = Crawler(catalog, embedder=embedder, model_spec=model_spec(opts.model), index=index,
+                          batch_size=opts.batch_size, workers=opts.workers, show_progress=opts.show_progress,
+                          log=opts.log, vector_dtype=opts.vector_dtype)
         for source in sources:
             try:
                 summary = crawler.run(source)
@@ -146,6 +145,7 @@ def library_status(library: Library, source_id: int | None = None) -> dict:
     from .ingest import source_report
 
     with library.reading() as catalog:
+        catalog.check()   # a damaged page is said, not hidden behind counts that happen to read
         stats = catalog.stats()
         report = source_report(catalog, source_id) if source_id is not None else None
     stats["library"] = str(library.root)

@@ -1,9 +1,10 @@
 """The catalog package: the schema, its migrations, and every query trove runs on catalog.db."""
 from __future__ import annotations
 
-from .core import Catalog, CatalogError
+from .core import Catalog
+from .health import CatalogDamaged, CatalogError, explain
 from .records import Location, location_label
 from .schema import MIGRATIONS, SCHEMA_VERSION
 from .sql import now_iso
 
-__all__ = ["Catalog", "CatalogError", "Location", "location_label", "MIGRATIONS", "SCHEMA_VERSION", "now_iso"]
+__all__ = ["Catalog", "CatalogDamaged", "CatalogError", "explain", "Location", "location_label", "MIGRATIONS", "SCHEMA_VERSION", "now_iso"]

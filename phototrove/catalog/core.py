@@ -15,18 +15,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import LibraryUnusable
 from .browse import BrowseQueries
+from .connect import has_wal, open_readonly
 from .embeddings import EmbeddingQueries
 from .faults import ErrorQueries
+from .health import CatalogDamaged, CatalogError, damaged, explain, integrity
 from .photos import PhotoQueries
 from .reports import ReportQueries
 from .schema import SchemaError, migrate
 from .sources import SourceQueries
-
-
-class CatalogError(LibraryUnusable):
-    """A catalog that cannot be used (newer than this trove, corrupt, disk full)."""
 
 
 class Catalog(SourceQueries, PhotoQueries, ErrorQueries, EmbeddingQueries, BrowseQueries, ReportQueries):
@@ -34,11 +31,14 @@ class Catalog(SourceQueries, PhotoQueries, ErrorQueries, EmbeddingQueries, Brows
         self.path = Path(path)
         if readonly and not self.path.exists():
             raise CatalogError(f"{self.path}: no catalog here yet (run `trove ingest ...` first)")
+        if self.path.exists() and self.path.stat().st_size == 0 and not has_wal(self.path):
+            raise CatalogDamaged(f"{self.path} is empty (0 bytes), not a new library: it was cut short or "
+                                 "overwritten; move it aside (or restore a backup) and run again")
         if not readonly:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             if readonly:
-                self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+                self.db = open_readonly(self.path)
             else:
                 self.db = sqlite3.connect(self.path, timeout=30)
             self.db.row_factory = sqlite3.Row
@@ -49,12 +49,18 @@ class Catalog(SourceQueries, PhotoQueries, ErrorQueries, EmbeddingQueries, Brows
             migrate(self.db, self.path, readonly=readonly)
         except SchemaError as e:
             raise CatalogError(str(e)) from None
-        except sqlite3.DatabaseError as e:
-            raise CatalogError(f"{self.path}: {e}") from None
+        except sqlite3.Error as e:
+            raise explain(e, self.path) from None
 
     @property
     def version(self) -> int:
         return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def check(self) -> None:
+        """Raise CatalogDamaged unless SQLite's quick check passes (reads every page once)."""
+        result = integrity(self.path, self.db)
+        if result != "ok":
+            raise damaged(self.path, "pages that do not read back")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -70,4 +76,3 @@ class Catalog(SourceQueries, PhotoQueries, ErrorQueries, EmbeddingQueries, Brows
 
     def __exit__(self, *exc) -> None:
         self.close()
-

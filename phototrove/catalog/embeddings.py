@@ -57,6 +57,20 @@ class EmbeddingQueries:
     def embedding_models(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT DISTINCT model FROM embeddings ORDER BY model")]
 
+    def remember_model(self, model: str, spec: str) -> None:
+        """How `model` was loaded (first spec wins: a later run naming it otherwise loads the same)."""
+        with self.db:
+            self.db.execute("INSERT INTO models(id, spec, added_at) VALUES (?,?,?) ON CONFLICT(id) DO NOTHING",
+                            (model, spec, now_iso()))
+
+    def model_spec(self, model: str) -> str | None:
+        row = self.db.execute("SELECT spec FROM models WHERE id=?", (model,)).fetchone()
+        return row[0] if row else None
+
+    def model_for_spec(self, spec: str) -> str | None:
+        row = self.db.execute("SELECT id FROM models WHERE spec=? ORDER BY added_at LIMIT 1", (spec,)).fetchone()
+        return row[0] if row else None
+
     def embedding_dims(self, model: str) -> list[int]:
         return [r[0] for r in self.db.execute("SELECT DISTINCT dim FROM embeddings WHERE model=?", (model,))]
 
@@ -102,6 +116,12 @@ class EmbeddingQueries:
         return [(r[0], r[1]) for r in self.db.execute(
             "SELECT e.photo_id, p.hash FROM embeddings e JOIN photos p ON p.id=e.photo_id "
             "WHERE e.model=? AND e.indexed=1 ORDER BY e.photo_id", (model,))]
+
+    def present_embeddings(self, model: str) -> list[tuple[int, str, Any]]:
+        """(photo id, hash, float32 vector) of every present photo embedded with the model."""
+        return [(r[0], r[1], vector_of(r[2], r[3])) for r in self.db.execute(
+            "SELECT e.photo_id, p.hash, e.dtype, e.vector FROM embeddings e JOIN photos p ON p.id=e.photo_id "
+            "WHERE e.model=? AND " + present("e.photo_id") + " ORDER BY e.photo_id", (model,))]
 
     def present_vectors(self, model: str) -> list[tuple[int, Any]]:
         """(photo id, float32 vector) of every present photo the index holds for the model."""

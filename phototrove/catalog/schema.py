@@ -123,6 +123,15 @@ MIGRATIONS: list[str] = [
     CREATE INDEX embeddings_unindexed ON embeddings(model, indexed);
     ALTER TABLE errors ADD COLUMN model TEXT;
     """,
+    # v3: how each model was loaded, recorded when its embedding starts (a search after a crash
+    # mid-embedding can load the same model again)
+    """
+    CREATE TABLE models(
+        id TEXT PRIMARY KEY,                -- the model id embeddings are recorded under
+        spec TEXT NOT NULL,                 -- how to load it: registry name, folder, repo id, module:factory
+        added_at TEXT NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

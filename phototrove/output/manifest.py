@@ -9,15 +9,28 @@ MANIFEST = ".trove-recover.jsonl"
 
 
 def read_manifest(out: str) -> dict[str, str]:
+    """key -> file (relative to `out`) of every file an earlier run wrote. Lines cut short by a
+    crash are skipped, and so is any `file` that is not a plain relative path inside `out` (the
+    manifest is data in the output folder: never trusted to name a place to write)."""
     done: dict[str, str] = {}
     try:
         with open(os.path.join(out, MANIFEST), encoding="utf-8") as f:
             for line in f:
                 try:
                     rec = json.loads(line)
-                    done[rec["key"]] = rec["file"]
+                    key, rel = rec["key"], rec["file"]
                 except (ValueError, KeyError, TypeError):
-                    continue  # a line cut short by a crash
+                    continue
+                if isinstance(key, str) and plain_relative(rel):
+                    done[key] = rel
     except FileNotFoundError:
         pass
     return done
+
+
+def plain_relative(rel) -> bool:
+    """'a/b.jpg': yes. '../x.jpg', '/etc/x', 'a//b', 'C:x', 'a\\b', '.trove-partial/x': no."""
+    if not isinstance(rel, str) or not rel or "\\" in rel or "\x00" in rel:
+        return False
+    parts = rel.split("/")
+    return all(p not in ("", ".", "..") and ":" not in p for p in parts) and parts[0] != ".trove-partial"

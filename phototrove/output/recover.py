@@ -8,7 +8,6 @@ UUID otherwise. Nothing is ever overwritten; a manifest in the output folder mak
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -18,6 +17,9 @@ from typing import Callable
 
 from ..ingest.lightroom.pairing import Item, Plan, item_jpeg
 from ..ingest.lightroom.previews import PreviewError, best_jpeg
+from ..catalog.sql import json_text
+from ..errors import DiskFull, is_disk_full
+from ..ingest.files import open_fd
 from ..media.exif_write import build_exif
 from ..media.icc import adobe_rgb_icc
 from ..media.jpeg import JpegError, jpeg_size, metadata_prefix, split_header
@@ -141,7 +143,7 @@ def recover_one(job: Job, writer: Writer) -> tuple[str, int, str | None]:
         # fast path: the level was found whole by the section walk; check its start and its EOI,
         # build the new header from its first bytes and let the kernel copy the rest
         path, offset, length = span
-        fd = os.open(path, os.O_RDONLY)
+        fd = open_fd(path)
         try:
             first = os.pread(fd, HEAD_BYTES, offset)
             if first[:2] == b"\xff\xd8" and os.pread(fd, 2, offset + length - 2) == b"\xff\xd9":
@@ -194,8 +196,23 @@ def recover(plan: Plan, out: str, *, dry_run: bool = False, show_progress: bool 
         try:
             return (job, *recover_one(job, writer), None)
         except (OSError, PreviewError, JpegError) as e:
+            if is_disk_full(e):  # not this photo's problem: stop the run
+                raise
             return job, None, 0, None, getattr(e, "strerror", None) or str(e)
 
+    try:
+        _write_all(todo, work, out, result, workers, show_progress, log)
+    except OSError as e:
+        if is_disk_full(e):
+            raise DiskFull(e.strerror or str(e), f"the disk holding {out}") from None
+        raise
+    finally:
+        writer.close()
+    return result
+
+
+def _write_all(todo: list[Job], work, out: str, result: Result, workers: int, show_progress: bool, log) -> None:
+    """Run the jobs in a pool, recording each file written in the manifest as it lands."""
     last_flush = time.monotonic()
     with open(os.path.join(out, MANIFEST), "a", encoding="utf-8") as mf, \
             ThreadPoolExecutor(workers) as pool, \
@@ -208,16 +225,15 @@ def recover(plan: Plan, out: str, *, dry_run: bool = False, show_progress: bool 
                 continue
             if rel != job.rel:
                 result.add("renamed_around_existing")
-            mf.write(json.dumps({"key": job.item.key, "file": rel, "bytes": size, "source": job.item.path,
-                                 "level": level}, ensure_ascii=False) + "\n")
+            mf.write(json_text({"key": job.item.key, "file": rel, "bytes": size, "source": job.item.path,
+                                "level": level}) + "\n")
             if time.monotonic() - last_flush > 0.5:  # a crash loses at most these lines: the files are
                 mf.flush()                           # then recognised byte for byte on the next run
                 last_flush = time.monotonic()
             result.add("written")
-    return result
 
 
-def recover_lrprev(path: str, out: str, *, catalog: str | None = None, dry_run: bool = False,
+def recover_lrprev(path: str, out: str, *, catalog: str | None = None, dry_run: bool = False, workers: int = 4,
                    show_progress: bool = True, log: Callable[[str], None] = lambda m: None) -> tuple[dict, Result]:
     """`trove recover lrprev`: the summary (counts, errors) and the result (jobs, failures)."""
     from ..errors import TroveError
@@ -230,7 +246,7 @@ def recover_lrprev(path: str, out: str, *, catalog: str | None = None, dry_run: 
     for where, _kind, message in plan.errors:
         log(f"error: {where}: {message}")
     try:
-        result = recover(plan, out, dry_run=dry_run, show_progress=show_progress, log=log)
+        result = recover(plan, out, dry_run=dry_run, workers=workers, show_progress=show_progress, log=log)
     except OSError as e:
         raise TroveError(f"cannot write into {out}: {e.strerror or e}") from None
     summary = {"source": os.path.abspath(path), "out": os.path.abspath(out),

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import errno
 import os
+import re
+import shutil
+import tempfile
 import threading
 
 
@@ -51,57 +54,109 @@ def _write_all(fd: int, data) -> None:
         view = view[os.write(fd, view):]
 
 
+PARTIAL_DIR = ".trove-partial"   # files being written; a real name only ever holds a complete file
+
+
 class Writer:
-    """Writes outputs without ever replacing a file trove did not write."""
+    """Writes outputs without ever replacing a file trove did not write. Each file is written under
+    a temporary name in `<out>/.trove-partial/` and then linked into place, so a kill at any moment
+    leaves either nothing or the complete file under its real name; leftovers of a killed run are
+    removed when the next one starts. Every path is checked to stay inside the output folder."""
 
     def __init__(self, out: str):
-        self.out = out
+        self.out = os.path.realpath(out)
         self.dirs: set[str] = set()
         self.lock = threading.Lock()
+        self.partial = os.path.join(self.out, PARTIAL_DIR)
+        shutil.rmtree(self.partial, ignore_errors=True)
+        os.makedirs(self.partial, exist_ok=True)
+
+    def close(self) -> None:
+        shutil.rmtree(self.partial, ignore_errors=True)
 
     def write(self, rel: str, head: bytes, body: Body, mtime: float | None) -> str:
+        path = self._inside(rel)
+        fd, tmp = tempfile.mkstemp(dir=self.partial, suffix=".part")
+        try:
+            try:
+                _write_all(fd, head)
+                body.write_to(fd)
+                if mtime is not None:
+                    os.utime(fd, (mtime, mtime))
+            finally:
+                os.close(fd)
+            return self._place(tmp, rel, path, head, body)
+        finally:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+
+    def _inside(self, rel: str) -> str:
+        """The absolute path of `rel`, its folders made; OSError if it would land outside the output
+        folder (`..`, an absolute name, a symlinked folder pointing elsewhere)."""
         path = os.path.join(self.out, *rel.split("/"))
         folder = os.path.dirname(path)
         if folder not in self.dirs:
             os.makedirs(folder, exist_ok=True)
             self.dirs.add(folder)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            with self.lock:
-                rel, fd = self._existing(rel, path, head, body)
-            if fd is None:
-                return rel      # the same bytes were already there (an earlier run cut short)
-        try:
-            _write_all(fd, head)
-            body.write_to(fd)
-            if mtime is not None:
-                os.utime(fd, (mtime, mtime))
-        except BaseException:
-            os.close(fd)
-            os.unlink(os.path.join(self.out, *rel.split("/")))   # never leave a partial output
-            raise
-        os.close(fd)
-        return rel
+        real = os.path.realpath(folder)
+        if os.path.commonpath([real, self.out]) != self.out or rel.startswith(PARTIAL_DIR + "/"):
+            raise OSError(errno.EPERM, f"refusing to write {rel!r}: it would land outside {self.out}")
+        return os.path.join(real, os.path.basename(path))
 
-    def _existing(self, rel: str, path: str, head: bytes, body: Body):
-        """`path` exists but is not in the manifest: ours from an interrupted run, or someone else's."""
+    def _place(self, tmp: str, rel: str, path: str, head: bytes, body: Body) -> str:
+        """Give the written file its real name without replacing anything trove did not write."""
+        while True:
+            try:
+                _link_new(tmp, path)
+                return rel
+            except FileExistsError:
+                pass
+            with self.lock:
+                verdict = self._existing(path, head, body)
+            if verdict == "same":
+                return rel      # the same bytes were already there (an earlier run's file)
+            if verdict == "ours-cut-short":  # left by a trove before atomic writes: ours to finish
+                os.replace(tmp, path)
+                return rel
+            rel = _next_name(rel)
+            path = self._inside(rel)
+
+    @staticmethod
+    def _existing(path: str, head: bytes, body: Body) -> str:
+        """`path` exists but is not in the manifest: the same bytes, our own output cut short by an
+        older trove, or someone else's file."""
         size = len(head) + body.length
         try:
             with open(path, "rb") as f:
                 old = f.read(size + 1)
         except OSError:
-            old = b""
+            return "other"
         ours = head + body.read()
         if len(old) == size and old == ours:
-            return rel, None
-        if 2 <= len(old) < size and ours.startswith(old):   # our own output, cut short by a crash
-            return rel, os.open(path, os.O_WRONLY | os.O_TRUNC)
-        stem, n = rel[:-4], 1
-        while True:
-            n += 1
-            rel = f"{stem}-{n}.jpg"
-            try:
-                return rel, os.open(os.path.join(self.out, *rel.split("/")), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                continue
+            return "same"
+        if len(old) < size and ours.startswith(old):  # (an empty file holds nothing to lose)
+            return "ours-cut-short"
+        return "other"
+
+
+def _next_name(rel: str) -> str:
+    """`IMG.jpg` -> `IMG-2.jpg` -> `IMG-3.jpg`."""
+    stem, ext = os.path.splitext(rel)
+    m = re.fullmatch(r"(.*)-(\d+)", stem)
+    return f"{m.group(1)}-{int(m.group(2)) + 1}{ext}" if m and int(m.group(2)) >= 2 else f"{stem}-2{ext}"
+
+
+def _link_new(tmp: str, path: str) -> None:
+    """Make `tmp` appear at `path` unless `path` exists (FileExistsError): a hard link is atomic and
+    never replaces; where links are not supported (FAT, some network shares) an exclusive create
+    reserves the name first."""
+    try:
+        os.link(tmp, path)
+        return
+    except FileExistsError:
+        raise
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS, errno.EXDEV):
+            raise
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    os.replace(tmp, path)

@@ -25,6 +25,14 @@ class Filters:
     favorite: bool = False
     near: str | None = None  # "LAT,LON,KM"
 
+    def described(self) -> str:
+        """The filters as they were given: `--from 2019 --album ski`."""
+        flags = [("--from", self.date_from), ("--to", self.date_to), ("--min-rating", self.min_rating),
+                 ("--near", self.near)] + [(f, v) for f, vs in (("--source", self.sources), ("--album", self.albums),
+                                                              ("--camera", self.cameras), ("--keyword", self.keywords))
+                                           for v in vs]
+        return " ".join([f"{f} {v}" for f, v in flags if v is not None] + (["--favorite"] if self.favorite else []))
+
     def near_point(self) -> tuple[float, float, float] | None:
         if not self.near:
             return None

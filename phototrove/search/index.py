@@ -106,14 +106,10 @@ def parse_url(url: str) -> tuple[str, int, bool]:
 class ChromaIndex:
     """The index stage (`sync`) and the query side of one library's Chroma collections.
 
-    Every model with embeddings in the catalog gets its own collection. `spec` is how `model` was
-    loaded, remembered in <library>/models.json so `trove search` can load the same model's text tower."""
+    Every model with embeddings in the catalog gets its own collection."""
 
-    def __init__(self, library, *, model: str | None = None, spec: str | None = None, url: str | None = None,
-                 readonly: bool = False):
+    def __init__(self, library, *, url: str | None = None, readonly: bool = False):
         self.library = library
-        self.model = model
-        self.spec = spec
         self.url = url
         self.readonly = readonly  # queries only: the embedded store may be read through Chroma's engine
         self._client = None
@@ -123,6 +119,10 @@ class ChromaIndex:
     @property
     def where(self) -> str:
         return f"the Chroma server at {self.url}" if self.url else f"the index in {self.library.chroma_dir}"
+
+    def store_read_only(self) -> bool:
+        """The embedded store sits where trove cannot write (Chroma cannot open it then)."""
+        return not self.url and self.library.chroma_dir.exists() and not os.access(self.library.chroma_dir, os.W_OK)
 
     def prefetch(self, model_id: str | None = None) -> None:
         """Connect in a background thread (importing chromadb alone takes a second) while the caller
@@ -182,6 +182,11 @@ class ChromaIndex:
         except SearchError:
             raise
         except Exception as e:
+            if _is_missing(e):  # the collection went away under us: `index rebuild` in another process
+                writer = self.library.writer()
+                raise NotIndexed(("the index is being written by another trove process"
+                                  + (f" (pid {writer})" if writer else "") + ": run this again when it has finished")
+                                 if writer else f"the index changed while {what} ran: run this again") from None
             raise IndexUnavailable(f"{what} failed on {self.where}: {_first_line(e)}") from None
 
     def name(self, model_id: str, *, create: bool = False) -> str | None:
@@ -230,29 +235,20 @@ class ChromaIndex:
             return {}
 
     def _save_state(self, state: dict) -> None:
-        self.library.ensure()
-        path = self.library.root / "index.json"
-        tmp = path.with_name(".index.json.tmp")
-        tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
+        from ..library import write_atomic
+
+        text = json.dumps(state, indent=1, sort_keys=True).encode("utf-8")
+        write_atomic(self.library.root / "index.json", lambda f: f.write(text))
 
     def stored_spec(self, model_id: str) -> str | None:
-        """The spec (registry name, folder, module:factory) the model was embedded with: a model id
-        alone may not say how to load it (a folder's id is its name)."""
+        """How a model was loaded, as libraries from before catalog schema v3 remembered it (the
+        catalog's `models` table holds it now)."""
         return self._state().get("specs", {}).get(model_id)
-
-    def remember_spec(self, model_id: str, spec: str) -> None:
-        state = self._state()
-        if state.get("specs", {}).get(model_id) != spec:
-            state.setdefault("specs", {})[model_id] = spec
-            self._save_state(state)
 
     # -- the index stage ----------------------------------------------------------------------------
     def sync(self, catalog: Catalog, show_progress: bool = True) -> int:
         """Bring every model's collection in line with the catalog; returns how many photos were sent."""
         sent = 0
-        if self.model and self.spec:
-            self.remember_spec(self.model, self.spec)
         for model_id in catalog.embedding_models():
             sent += self._sync_model(catalog, model_id, show_progress)
         return sent
@@ -377,12 +373,17 @@ def _first_line(e: Exception) -> str:
 
 
 # -- the commands ---------------------------------------------------------------------------------
-def _under_lock(library, chroma_url: str | None, work):
+def _under_lock(library, chroma_url: str | None, work, models=()):
     if not library.exists():
         raise NotIndexed(f"library {library.root}: nothing to index yet")
     with library.writing() as catalog:
-        if not catalog.embedding_models():
+        have = catalog.embedding_models()
+        if not have:
             raise NotIndexed("the catalog holds no embeddings yet: run `trove ingest ... --model NAME`")
+        unknown = [m for m in models if m not in have]
+        if unknown:
+            raise SearchError(f"the catalog holds no embeddings for model {unknown[0]!r} "
+                              f"(it has: {', '.join(have)})")
         index = ChromaIndex(library, url=chroma_url)
         return work(catalog, index), index.removed
 
@@ -391,7 +392,8 @@ def rebuild_index(library, models=None, *, chroma_url: str | None = None,
                   show_progress: bool = True) -> tuple[dict[str, int], int]:
     """`trove index rebuild`: (photos sent per model, photos removed as gone)."""
     return _under_lock(library, chroma_url,
-                       lambda catalog, index: index.rebuild(catalog, list(models or ()) or None, show_progress))
+                       lambda catalog, index: index.rebuild(catalog, list(models or ()) or None, show_progress),
+                       models or ())
 
 
 def sync_index(library, *, chroma_url: str | None = None, show_progress: bool = True) -> tuple[int, int]:

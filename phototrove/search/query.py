@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from ..catalog import Catalog
 from .filters import Filters, build_where, haversine_km, matches
-from .index import ChromaIndex, ModelMismatch, NotIndexed, SearchError
+from .index import ChromaIndex, IndexUnavailable, ModelMismatch, NotIndexed, SearchError
 
 
 @dataclass
@@ -21,23 +21,33 @@ class Hit:
 
 
 # -- models -------------------------------------------------------------------------------------------
-def pick_model(catalog: Catalog, index: ChromaIndex, requested: str | None) -> tuple[str, str | None]:
+def pick_model(catalog: Catalog, index: ChromaIndex, requested: str | None,
+               *, loading: bool = False) -> tuple[str, str]:
     """(model id to search, spec to load its towers with). `requested` may be a model id of the
-    catalog or a spec (registry name, folder, module:factory)."""
+    catalog or a spec (registry name, folder, module:factory). With `loading`, a spec the library
+    does not know yet is returned as ("", spec): the model's own id, once loaded, decides
+    (check_model); without it (similar, reports: no model runs) that is a usage error."""
     models = catalog.embedding_models()
     if not models:
         raise NotIndexed("nothing is embedded yet: run `trove ingest folder PATH --model NAME` first")
+
+    def spec_of(m: str) -> str:
+        return catalog.model_spec(m) or index.stored_spec(m) or m
+
     if requested:
         if requested in models:
-            return requested, index.stored_spec(requested) or requested
-        for m in models:
-            if index.stored_spec(m) == requested:
-                return m, requested
-        return "", requested  # known only once loaded: checked by check_model
+            return requested, spec_of(requested)
+        known = catalog.model_for_spec(requested)
+        known = known if known in models else next((m for m in models if index.stored_spec(m) == requested), None)
+        if known:
+            return known, requested
+        if loading:
+            return "", requested
+        raise SearchError(f"the library has no embeddings for model {requested!r} (it has: {', '.join(models)})")
     if len(models) > 1:
         raise SearchError(f"the library holds embeddings of several models ({', '.join(models)}): "
                           "choose one with --model")
-    return models[0], index.stored_spec(models[0]) or models[0]
+    return models[0], spec_of(models[0])
 
 
 def check_model(catalog: Catalog, model_id: str, loaded_id: str) -> None:
@@ -50,12 +60,23 @@ def check_model(catalog: Catalog, model_id: str, loaded_id: str) -> None:
 
 
 def open_collection(catalog: Catalog, index: ChromaIndex, model_id: str):
-    col = index.collection(model_id)
+    try:
+        col = index.collection(model_id)
+    except IndexUnavailable:
+        if not index.store_read_only():
+            raise
+        from .catalog_vectors import CatalogVectors  # a read-only library: search its stored vectors
+
+        return CatalogVectors(catalog, model_id)
     if col is None:
+        writer = index.library.writer()
+        if writer:
+            raise NotIndexed(f"the index is being written by another trove process (pid {writer}): "
+                             "run this again when it has finished")
         name = index.name(model_id)
         raise NotIndexed(f"nothing is indexed for model {model_id!r} yet"
                          + (f" ({name} is missing from {index.where})" if name else "")
-                         + f": run `trove index rebuild --model {model_id}`")
+                         + ": run `trove index sync` to index what the catalog holds")
     dims = catalog.embedding_dims(model_id)
     stored = (col.metadata or {}).get("trove_dim")
     if dims and stored and stored != dims[0]:
@@ -75,13 +96,17 @@ def combine(parts: list[tuple[float, object]]):
     return total / norm
 
 
-WEIGHT = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*:(.+)$")
+WEIGHT = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*:(.*)$", re.S)
 
 
 def weighted(term: str) -> tuple[float, str]:
-    """"2:sunset" -> (2.0, "sunset"); a term without a weight counts once."""
+    """"2:sunset" -> (2.0, "sunset"); a term without a weight counts once. A term with nothing to
+    search for ("", "  ", "3:") is a usage error."""
     m = WEIGHT.match(term)
-    return (float(m.group(1)), m.group(2).strip()) if m else (1.0, term)
+    weight, text = (float(m.group(1)), m.group(2).strip()) if m else (1.0, term.strip())
+    if not text:
+        raise SearchError(f"{term!r}: nothing to search for (a term is TEXT or W:TEXT, e.g. \"2:sunset\")")
+    return weight, text
 
 
 def resolve_photo(catalog: Catalog, ref: str) -> int:
@@ -111,6 +136,7 @@ def _take(res, near, min_score, where=None) -> tuple[list[Hit], bool]:
         score = 1.0 - float(d)
         if min_score is not None and score < min_score:
             return hits, True
+        m = m or {}  # an item without metadata: being re-added by `index rebuild` in another process
         if where is not None and not matches(where, m):
             continue
         if near and (m.get("lat") is None or haversine_km(near[0], near[1], m["lat"], m["lon"]) > near[2]):
@@ -145,6 +171,8 @@ def query(catalog: Catalog, index: ChromaIndex, col, vector, *, filters: Filters
         if cut or len(got) >= want or len(res["ids"][0]) < n:
             hits = got
         n *= 4
+    if not hits and not cut and (where is not None or near):  # every candidate was looked at
+        raise SearchError(f"no photo matches {filters.described()}")
     # map back through the catalog by hash (the id Chroma knows); drop what is no longer present
     by_hash = catalog.ids_by_hash([h.record["hash"] for h in hits])
     out = []
@@ -175,7 +203,8 @@ def neighbours(catalog: Catalog, index: ChromaIndex, col, photo_ids: list[int], 
                       n_results=k + 1, include=["distances", "metadatas"])
     out: dict[int, list[tuple[int, float]]] = {}
     for pid, metas, dists in zip(ids, res["metadatas"], res["distances"]):
-        out[pid] = [(int(m["pid"]), 1.0 - float(d)) for m, d in zip(metas, dists) if m.get("pid") != pid][:k]
+        out[pid] = [(int(m["pid"]), 1.0 - float(d)) for m, d in zip(metas, dists)
+                    if m and m.get("pid") not in (None, pid)][:k]
     return out
 
 
@@ -194,7 +223,7 @@ class Results:
 
 def search_terms(text: str, plus=(), minus=()) -> list[tuple[float, str]]:
     """The weighted terms of a text query: TEXT and --plus add, --minus subtracts."""
-    terms = ([weighted(text)] if text else []) + [weighted(t) for t in plus]
+    terms = ([weighted(text)] if text.strip() else []) + [weighted(t) for t in plus]
     return terms + [(-w, t) for w, t in map(weighted, minus)]
 
 
@@ -208,7 +237,7 @@ def run_search(library, catalog: Catalog, *, terms: list[tuple[float, str]], ima
     import numpy  # noqa: F401  (before the prefetch thread, so the two threads share no import)
 
     index = ChromaIndex(library, url=chroma_url, readonly=True)
-    model_id, spec = pick_model(catalog, index, model)
+    model_id, spec = pick_model(catalog, index, model, loading=True)
     index.prefetch(model_id)
     embedder = _load_query_model(index, spec, "both" if terms and images else ("image" if images else "text"))
     check_model(catalog, model_id, embedder.model_id)
@@ -230,9 +259,6 @@ def run_similar(library, catalog: Catalog, photo: str, *, model: str | None = No
     index = ChromaIndex(library, url=chroma_url, readonly=True)
     pid = resolve_photo(catalog, photo)
     model_id, _spec = pick_model(catalog, index, model)
-    if not model_id:
-        raise NotIndexed(f"the library has no embeddings for model {model!r} (it has: "
-                         f"{', '.join(catalog.embedding_models())})")
     vector = catalog.embedding(pid, model_id)
     if vector is None:
         raise NotIndexed(f"photo {photo!r} has no {model_id} embedding yet (run `trove ingest` with --model)")

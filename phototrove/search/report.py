@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..catalog import Catalog, location_label
+from ..library import write_atomic
 from .index import ChromaIndex
 from .thumbs import ensure_thumbs
 
@@ -73,17 +74,19 @@ def filtered_photo_ids(catalog: Catalog, index: ChromaIndex, col, where: dict | 
         raise SearchError("filters need the vector index, and nothing is indexed yet")
     got = index._call("filtering", col.get, where=where, include=["metadatas"])
     near = filters.near_point()
-    metas = [m for m in got["metadatas"]
-             if not near or (m.get("lat") is not None and haversine_km(near[0], near[1], m["lat"], m["lon"]) <= near[2])]
+    metas = [m for m in got["metadatas"] if m and "pid" in m and (not near or (m.get("lat") is not None and haversine_km(near[0], near[1], m["lat"], m["lon"]) <= near[2]))]
     metas.sort(key=lambda m: (m.get("t") is None, -(m.get("t") or 0), -m["pid"]))
     ids = [int(m["pid"]) for m in metas]
     present = catalog.present_among(ids)
-    return [pid for pid in ids if pid in present][:limit]
+    chosen = [pid for pid in ids if pid in present][:limit]
+    if not chosen:
+        raise SearchError(f"no photo matches {filters.described()}")
+    return chosen
 
 
 # -- the gallery --------------------------------------------------------------------------------------
 def write_gallery(library, catalog: Catalog, index: ChromaIndex, col, model_id: str | None, out, *, title: str,
-                  hits: list[tuple[int, float | None]], k: int = 6,
+                  hits: list[tuple[int, float | None]], k: int = 6, show_progress: bool = False,
                   log: Callable[[str], None] = lambda m: None) -> Path:
     from .query import neighbours as nearest
 
@@ -91,7 +94,7 @@ def write_gallery(library, catalog: Catalog, index: ChromaIndex, col, model_id: 
     near = nearest(catalog, index, col, ids, model_id, k) if col is not None and ids else {}
     extra = [n for pid in ids for n, _ in near.get(pid, []) if n not in set(ids)]
     extra = list(dict.fromkeys(extra))
-    thumbs = ensure_thumbs(library, catalog, ids + extra, log=log)
+    thumbs, problems = ensure_thumbs(library, catalog, ids + extra, log=log, show_progress=show_progress)
     uris = {pid: _data_uri(p) for pid, p in thumbs.items()}
     records = {pid: hit_summary(catalog.photo_record(pid)) for pid in ids + extra}
     scores = dict(hits)
@@ -106,7 +109,7 @@ def write_gallery(library, catalog: Catalog, index: ChromaIndex, col, model_id: 
                    f'<span class="name">{_e(name)}</span>']
         tiles.append(
             f'<figure class="tile" id="p{pid}" data-id="{pid}">'
-            f'<a href="#photo-{pid}" title="{_e(s["shown_path"])}">{_img(uris.get(pid), name)}</a>'
+            f'<a href="#photo-{pid}" title="{_e(s["shown_path"])}">{_img(uris.get(pid), name, problems.get(pid))}</a>'
             f'<figcaption>{"".join(caption)}</figcaption></figure>')
     data = {
         "photos": {str(pid): {**_lightbox_fields(records[pid]), "score": scores.get(pid),
@@ -136,10 +139,12 @@ def _lightbox_fields(s: dict) -> dict:
 
 # -- duplicates ---------------------------------------------------------------------------------------
 def find_duplicates(catalog: Catalog, index: ChromaIndex, col, model_id: str, threshold: float,
-                    k: int = 10) -> list[dict]:
+                    k: int = 10, show_progress: bool = False) -> list[dict]:
     """Groups of near-duplicates (embeddings within `threshold` cosine similarity, joined transitively)
     and photos whose identical bytes sit in several places."""
     import numpy as np
+
+    from ..progress import progress
 
     rows = catalog.present_vectors(model_id)
     parent = {pid: pid for pid, _ in rows}
@@ -150,23 +155,23 @@ def find_duplicates(catalog: Catalog, index: ChromaIndex, col, model_id: str, th
             x = parent[x]
         return x
 
-    best: dict[int, float] = {}
     total = index._call("counting", col.count)
-    for i in range(0, len(rows), 256):
-        chunk = rows[i:i + 256]
-        vecs = np.stack([v for _, v in chunk])
-        res = index._call("the duplicate query", col.query, query_embeddings=vecs, n_results=min(total, k + 1),
-                          include=["distances", "metadatas"])
-        for (pid, _), metas, dists in zip(chunk, res["metadatas"], res["distances"]):
-            for m, d in zip(metas, dists):
-                other, sim = int(m["pid"]), 1.0 - float(d)
-                if other == pid or other not in parent or sim < threshold:
-                    continue
-                a, b = root(pid), root(other)
-                if a != b:
-                    parent[max(a, b)] = min(a, b)
-                key = min(pid, other)
-                best[key] = min(best.get(key, 1.0), sim)
+    with progress(total=len(rows), desc="neighbours", unit="photo", enabled=show_progress) as bar:
+        for i in range(0, len(rows), 256):
+            chunk = rows[i:i + 256]
+            res = index._call("the duplicate query", col.query, query_embeddings=np.stack([v for _, v in chunk]),
+                              n_results=min(total, k + 1), include=["distances", "metadatas"])
+            for (pid, _), metas, dists in zip(chunk, res["metadatas"], res["distances"]):
+                for m, d in zip(metas, dists):
+                    if not m:  # an item being re-added by `index rebuild` in another process
+                        continue
+                    other, sim = int(m["pid"]), 1.0 - float(d)
+                    if other == pid or other not in parent or sim < threshold:
+                        continue
+                    a, b = root(pid), root(other)
+                    if a != b:
+                        parent[max(a, b)] = min(a, b)
+            bar.update(len(chunk))
     groups: dict[int, list[int]] = {}
     for pid in parent:
         groups.setdefault(root(pid), []).append(pid)
@@ -197,9 +202,10 @@ def _group(catalog: Catalog, kind: str, members: list[int]) -> dict:
 
 
 def write_duplicates(library, catalog: Catalog, out, groups: list[dict], *, threshold: float,
-                     log: Callable[[str], None] = lambda m: None) -> Path:
+                     show_progress: bool = False, log: Callable[[str], None] = lambda m: None) -> Path:
     ids = [p["id"] for g in groups for p in g["photos"]]
-    uris = {pid: _data_uri(p) for pid, p in ensure_thumbs(library, catalog, ids, log=log).items()}
+    thumbs, problems = ensure_thumbs(library, catalog, ids, log=log, show_progress=show_progress)
+    uris = {pid: _data_uri(p) for pid, p in thumbs.items()}
     sections = []
     for n, g in enumerate(groups, 1):
         members = []
@@ -207,7 +213,7 @@ def write_duplicates(library, catalog: Catalog, out, groups: list[dict], *, thre
             locs = "".join(f"<li>{_e(loc)}</li>" for loc in p["locations"])
             dims = f'{p["width"]}×{p["height"]}, ' if p["width"] else ""
             members.append(
-                f'<figure class="tile dup" id="p{p["id"]}">{_img(uris.get(p["id"]), p["hash"][:12])}'
+                f'<figure class="tile dup" id="p{p["id"]}">{_img(uris.get(p["id"]), p["hash"][:12], problems.get(p["id"]))}'
                 f'<figcaption><span class="size">{dims}{_human(p["size"])}</span> '
                 f'<span class="date">{_e(_date(p["taken_at"]) or "")}</span><ul class="locs">{locs}</ul>'
                 f'</figcaption></figure>')
@@ -227,9 +233,10 @@ def _e(text) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _img(uri: str | None, alt: str) -> str:
+def _img(uri: str | None, alt: str, problem: str | None = None) -> str:
     if uri is None:
-        return f'<div class="nothumb">{_e(alt)}<br>(no preview)</div>'
+        why = f'<br><small class="why">{_e(problem)}</small>' if problem else ""
+        return f'<div class="nothumb" title="{_e(problem or "")}">{_e(alt)}<br>(no preview){why}</div>'
     return f'<img src="{uri}" alt="{_e(alt)}">'
 
 
@@ -250,23 +257,22 @@ def _write_page(out, *, title: str, subtitle: str, body: str, data: dict) -> Pat
     values = {"TITLE": _e(title), "SUBTITLE": _e(subtitle), "CSS": css, "SCRIPT_HASH": script_hash,
               "BODY": body, "DATA": blob, "JS": js}
     page = re.sub(r"\{\{([A-Z_]+)\}\}", lambda m: values[m.group(1)], page)  # one pass: values are never re-scanned
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, out)
-    return out
+    data = page.encode("utf-8", errors="backslashreplace")  # names that are not UTF-8 stay readable
+    return write_atomic(out, lambda f: f.write(data))
 
 
 # -- the commands -------------------------------------------------------------------------------------
-def results_gallery(library, results, out, log: Callable[[str], None] = lambda m: None) -> Path:
+def results_gallery(library, results, out, *, show_progress: bool = False,
+                    log: Callable[[str], None] = lambda m: None) -> Path:
     """A gallery of a search's or similar's results (query.Results)."""
     return write_gallery(library, results.catalog, results.index, results.col, results.model_id, out,
-                         title=results.title, hits=[(h.photo_id, h.score) for h in results.hits], log=log)
+                         title=results.title, hits=[(h.photo_id, h.score) for h in results.hits],
+                         show_progress=show_progress, log=log)
 
 
 def library_gallery(library, catalog: Catalog, *, filters, limit: int, model: str | None, out=None,
-                    chroma_url: str | None = None, log: Callable[[str], None] = lambda m: None) -> Path:
+                    chroma_url: str | None = None, show_progress: bool = False,
+                    log: Callable[[str], None] = lambda m: None) -> Path:
     """`trove report`: the library (or what the filters select), newest first."""
     from .filters import build_where
     from .query import open_collection, pick_model
@@ -278,22 +284,20 @@ def library_gallery(library, catalog: Catalog, *, filters, limit: int, model: st
         col = open_collection(catalog, index, model_id)
     ids = filtered_photo_ids(catalog, index, col, build_where(catalog, filters), filters, limit)
     return write_gallery(library, catalog, index, col, model_id, out or library.root / "reports" / "gallery.html",
-                         title="phototrove", hits=[(pid, None) for pid in ids], log=log)
+                         title="phototrove", hits=[(pid, None) for pid in ids], show_progress=show_progress,
+                         log=log)
 
 
 def duplicates_report(library, catalog: Catalog, *, threshold: float, model: str | None, out=None,
-                      chroma_url: str | None = None, log: Callable[[str], None] = lambda m: None
-                      ) -> tuple[list[dict], Path]:
+                      chroma_url: str | None = None, show_progress: bool = False,
+                      log: Callable[[str], None] = lambda m: None) -> tuple[list[dict], Path]:
     """`trove report duplicates`: the groups, and the page showing them."""
-    from .index import NotIndexed
     from .query import open_collection, pick_model
 
     index = ChromaIndex(library, url=chroma_url, readonly=True)
     model_id, _spec = pick_model(catalog, index, model)
-    if not model_id:
-        raise NotIndexed(f"the library has no embeddings for model {model!r}")
     col = open_collection(catalog, index, model_id)
-    groups = find_duplicates(catalog, index, col, model_id, threshold)
+    groups = find_duplicates(catalog, index, col, model_id, threshold, show_progress=show_progress)
     path = write_duplicates(library, catalog, out or library.root / "reports" / "duplicates.html",
-                            groups, threshold=threshold, log=log)
+                            groups, threshold=threshold, show_progress=show_progress, log=log)
     return groups, path

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
@@ -16,18 +15,21 @@ def thumb_path(library, digest: str) -> Path:
     return library.thumbs_dir / digest[:2] / f"{digest}-{THUMB_SIDE}.jpg"
 
 
-def ensure_thumbs(library, catalog: Catalog, photo_ids, *, workers: int = 4,
-                  log: Callable[[str], None] = lambda m: None) -> dict[int, Path | None]:
-    """Thumbnail paths for the photos (None where no present copy could be decoded)."""
+def ensure_thumbs(library, catalog: Catalog, photo_ids, *, workers: int = 4, show_progress: bool = False,
+                  log: Callable[[str], None] = lambda m: None) -> tuple[dict[int, Path | None], dict[int, str]]:
+    """Thumbnail paths for the photos (None where no present copy could be decoded), and for those
+    the reason, to show on their placeholder tile."""
     from ..ingest import make_source
+    from ..progress import progress
 
     rows = catalog.hashes_by_id(photo_ids)
     out: dict[int, Path | None] = {}
+    problems: dict[int, str] = {}
     todo = []
     for pid in photo_ids:
         digest = rows.get(pid)
         if digest is None:
-            out[pid] = None
+            out[pid], problems[pid] = None, "not in the catalog"
             continue
         path = thumb_path(library, digest)
         if path.exists():
@@ -35,7 +37,7 @@ def ensure_thumbs(library, catalog: Catalog, photo_ids, *, workers: int = 4,
         else:
             todo.append((pid, path, catalog.present_locations(pid)))
     if not todo:
-        return out
+        return out, problems
     sources: dict[int, object] = {}
     for _pid, _path, locs in todo:
         for loc in locs:
@@ -52,23 +54,26 @@ def ensure_thumbs(library, catalog: Catalog, photo_ids, *, workers: int = 4,
         return pid, _make_one(path, locs, sources)
 
     try:
-        with ThreadPoolExecutor(max(1, workers)) as pool:
+        with ThreadPoolExecutor(max(1, workers)) as pool, \
+                progress(total=len(todo), desc="thumbnails", unit="photo", enabled=show_progress) as bar:
             for pid, (path, problem) in pool.map(make, todo):
                 out[pid] = path
+                bar.update()
                 if problem:
+                    problems[pid] = problem
                     log(f"no thumbnail for photo {pid}: {problem}")
     finally:
         for s in sources.values():
             if s is not None:
                 s.close()
-    return out
+    return out, problems
 
 
 def _make_one(path: Path, locs, sources) -> tuple[Path | None, str | None]:
     from PIL import Image
 
+    from ..library import write_atomic
     from ..media.decode import load_image
-    from ..media.kinds import MediaError
 
     problem = "no present copy"
     for loc in locs:
@@ -77,13 +82,9 @@ def _make_one(path: Path, locs, sources) -> tuple[Path | None, str | None]:
             continue
         try:
             image = load_image(source.read_bytes(loc), min_side=THUMB_SIDE)  # upright: EXIF orientation applied
-        except (MediaError, OSError, EOFError, ValueError) as e:
+            image.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
+        except Exception as e:  # whatever a decoder makes of odd bytes: this photo gets a placeholder
             problem = f"{location_label(loc.path, loc.entry)}: {e}"
             continue
-        image.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        image.save(tmp, "JPEG", quality=75, optimize=True)
-        os.replace(tmp, path)  # atomic: a reader never sees half a thumbnail
-        return path, None
+        return write_atomic(path, lambda f: image.save(f, "JPEG", quality=75, optimize=True)), None
     return None, problem
