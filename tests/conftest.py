@@ -53,7 +53,7 @@ class Trove:
         """The CLI as a real process; `env` adds variables to the test environment."""
         return subprocess.Popen([sys.executable, "-m", "phototrove.cli", "--library", str(self.library),
                                  "--quiet", *args], env={**self.env(), **(env or {})}, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+                                stderr=subprocess.PIPE, text=True, errors="surrogateescape")
 
     def run(self, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
         p = self.popen(*args, env=env)

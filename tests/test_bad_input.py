@@ -21,7 +21,7 @@ def ingest_with_one_bad_file(trove, tmp_path, name: str, data: bytes, kind: str)
     src = tmp_path / "pics"
     good = write_jpeg(src / "good.jpg", seed=1)
     bad = write(src / name, data)
-    result = trove.run("ingest", "folder", str(src))
+    result = trove.run("ingest", "folder", str(src), "--no-embed")
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert error_rows(trove) == [(str(bad), "read", kind)]
@@ -60,12 +60,12 @@ def test_unreadable_permissions(trove, tmp_path):
     import subprocess
     import sys
     r = subprocess.run([*prefix, sys.executable, "-m", "phototrove.cli", "--library", str(trove.library),
-                        "ingest", "folder", str(src)], env=trove.env(), capture_output=True, text=True)
+                        "ingest", "folder", str(src), "--no-embed"], env=trove.env(), capture_output=True, text=True)
     assert r.returncode == 1, r.stderr
     assert f"error: {secret}: permission denied" in r.stderr and "Traceback" not in r.stderr
     assert error_rows(trove) == [(str(secret), "read", "unreadable")]
     secret.chmod(0o644)  # fixed by the user: the next run reads it
-    assert trove.json_lines("ingest", "folder", str(src))[0]["read.photos"] == 1
+    assert trove.json_lines("ingest", "folder", str(src), "--no-embed")[0]["read.photos"] == 1
 
 
 def test_path_vanishing_mid_run(tmp_path):
@@ -110,12 +110,12 @@ def test_second_writer_exits_with_a_clear_message(trove, tmp_path):
     holder = Library(trove.library)
     holder.lock()
     try:
-        r = trove.run("ingest", "folder", str(tmp_path / "pics"))
+        r = trove.run("ingest", "folder", str(tmp_path / "pics"), "--no-embed")
         assert r.returncode == 3
         assert f"another trove process (pid {os.getpid()}) is writing to the library" in r.stderr
     finally:
         holder.unlock()
-    assert trove.run("ingest", "folder", str(tmp_path / "pics")).returncode == 0
+    assert trove.run("ingest", "folder", str(tmp_path / "pics"), "--no-embed").returncode == 0
 
 
 def broken_png() -> bytes:

@@ -17,7 +17,7 @@ def test_ingest_reads_metadata_and_dedupes_by_content(trove, tmp_path):
                    lens="EF50mm f/1.8", orientation=6, gps=(48.8582, 2.2945))
     b = write_jpeg(src / "trip" / "b.JPG", seed=2)
     dup = write(src / "trip" / "copy of a.jpg", a.read_bytes())
-    result = trove("ingest", "folder", str(src), "--json")
+    result = trove("ingest", "folder", str(src), "--json", "--no-embed")
     summary = [line for line in result.stdout.splitlines() if line.startswith("{")]
     assert '"read.photos": 2' in summary[0] and '"read.duplicates": 1' in summary[0]
     recs = photos_by_path(trove)
@@ -50,7 +50,7 @@ def test_formats_junk_hidden_and_symlink_loops(trove, tmp_path):
     write_jpeg(src / "deep" / "d.jpg", seed=4)
     os.symlink(src, src / "deep" / "loop")  # a cycle: must be followed once at most
     os.symlink(src / "deep", src / "alias")
-    trove("ingest", "folder", str(src))
+    trove("ingest", "folder", str(src), "--no-embed")
     recs = photos_by_path(trove)
     formats = sorted({r["format"] for r in recs.values()})
     assert formats == ["GIF", "JPEG", "PNG", "TIFF", "WEBP"]
@@ -64,7 +64,7 @@ def test_unicode_names_nfc_and_nfd(trove, tmp_path):
     nfd = unicodedata.normalize("NFD", "Crème brûlée.jpg")
     write_jpeg(src / nfc, seed=1)
     write_jpeg(src / unicodedata.normalize("NFD", "Été") / nfd, seed=2)
-    trove("ingest", "folder", str(src))
+    trove("ingest", "folder", str(src), "--no-embed")
     paths = set(photos_by_path(trove))
     assert str(src / nfc) in paths
     assert str(src / unicodedata.normalize("NFD", "Été") / nfd) in paths
@@ -75,25 +75,25 @@ def test_unicode_names_nfc_and_nfd(trove, tmp_path):
 def test_rerun_changed_and_missing_files(trove, tmp_path):
     src = tmp_path / "pics"
     a, b, c = (write_jpeg(src / f"{n}.jpg", seed=i) for i, n in enumerate("abc"))
-    trove("ingest", "folder", str(src))
+    trove("ingest", "folder", str(src), "--no-embed")
     db = sqlite3.connect(trove.library / "catalog.db")
     before = db.execute("SELECT id, photo_id, read_mtime_ns FROM locations ORDER BY id").fetchall()
 
-    again = trove.json_lines("ingest", "folder", str(src))[0]
+    again = trove.json_lines("ingest", "folder", str(src), "--no-embed")[0]
     assert again.get("discover.unchanged") == 3 and "read.photos" not in again and "read.duplicates" not in again
     assert db.execute("SELECT id, photo_id, read_mtime_ns FROM locations ORDER BY id").fetchall() == before
 
     write_jpeg(a, seed=42)  # changed content: read again, new photo
     os.utime(a, ns=(1, 1))
     b.unlink()
-    run = trove.json_lines("ingest", "folder", str(src))[0]
+    run = trove.json_lines("ingest", "folder", str(src), "--no-embed")[0]
     assert run["discover.changed"] == 1 and run["discover.missing"] == 1 and run["read.photos"] == 1
     states = dict(db.execute("SELECT path, state FROM locations"))
     assert states == {str(a): "ok", str(b): "missing", str(c): "ok"}
     assert db.execute("SELECT count(*) FROM photos").fetchone()[0] == 4  # nothing deleted
 
     write_jpeg(b, seed=1)  # the same bytes come back (new mtime): read again, same photo
-    run = trove.json_lines("ingest", "folder", str(src))[0]
+    run = trove.json_lines("ingest", "folder", str(src), "--no-embed")[0]
     assert run["read.duplicates"] == 1
     assert dict(db.execute("SELECT path, state FROM locations"))[str(b)] == "ok"
 
@@ -102,7 +102,7 @@ def test_status_and_list_json(trove, tmp_path):
     src = tmp_path / "pics"
     write_jpeg(src / "a.jpg", seed=1)
     write(src / "broken.jpg", b"")
-    trove("ingest", "folder", str(src), code=1)
+    trove("ingest", "folder", str(src), "--no-embed", code=1)
     st = trove.json_lines("status")[0]
     assert st["photos"] == 1 and st["errors"] == 1
     assert st["sources"][0]["locations"] == {"ok": 1, "error": 1}
@@ -134,7 +134,7 @@ def test_heic_with_pillow_heif(trove, tmp_path):
     Image.fromarray(pixels(64, 48, seed=7)).save(buf, "HEIF", quality=80,
                                                   exif=exif_bytes(taken="2023:09:22 14:49:36", model="iPhone 12"))
     heic = write(tmp_path / "pics" / "IMG_5580.HEIC", buf.getvalue())
-    trove("ingest", "folder", str(tmp_path / "pics"))
+    trove("ingest", "folder", str(tmp_path / "pics"), "--no-embed")
     rec = photos_by_path(trove)[str(heic)]
     assert (rec["format"], rec["width"], rec["height"]) == ("HEIF", 64, 48)
     assert rec["taken_at"] == "2023-09-22T14:49:36" and rec["camera"] == "iPhone 12"

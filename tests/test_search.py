@@ -100,7 +100,6 @@ def test_similar_by_path_id_and_hash(lib):
     (["--near", "41.9028,12.4964,5"], {"red_rome.jpg", "orange_rome.jpg"}),  # the two are ~2 km apart
     (["--near", "41.9028,12.4964,1000"], {"red_rome.jpg", "orange_rome.jpg"}),  # Paris is ~1105 km away
     (["--near", "41.9028,12.4964,1200"], {"red_rome.jpg", "orange_rome.jpg", "blue_paris.jpg"}),
-    (["--album", "garden", "--camera", "canon"], set()),
 ])
 @pytest.mark.parametrize("engine", ["shortcut", "chroma-where"])
 def test_filters(lib, args, expected, engine, monkeypatch):
@@ -110,6 +109,47 @@ def test_filters(lib, args, expected, engine, monkeypatch):
     monkeypatch.setattr(query, "OVERFETCH", 400 if engine == "shortcut" else 0)
     trove, _ = lib
     assert names(trove, "red", *args) == expected
+
+
+def read_only_store(monkeypatch):
+    """Make the index behave as on a read-only disk: Chroma cannot open its store."""
+    from phototrove.search.index import ChromaIndex, IndexUnavailable
+
+    def refuse(self, *a, **k):
+        raise IndexUnavailable("cannot open the store: attempt to write a readonly database")
+    monkeypatch.setattr(ChromaIndex, "collection", refuse)
+    monkeypatch.setattr(ChromaIndex, "store_read_only", lambda self: True)
+
+
+@pytest.mark.parametrize("args", [["--from", "2019-07-15"], ["--album", "rome"], ["--camera", "iphone"],
+                                  ["--near", "41.9028,12.4964,1200"], ["--min-rating", "4"], []])
+@pytest.mark.parametrize("engine", ["shortcut", "chroma-where"])
+def test_the_catalog_vectors_answer_as_the_index_does(lib, args, engine, monkeypatch):
+    """A read-only library searches its stored embeddings: same photos, same order, same scores."""
+    from phototrove.search import query
+
+    monkeypatch.setattr(query, "OVERFETCH", 400 if engine == "shortcut" else 0)
+    trove, paths = lib
+    want = trove.json("search", "red", *args, "--limit", "50")
+    similar = trove.json("similar", paths["red_rome.jpg"], *args)
+    read_only_store(monkeypatch)
+    got = trove.json("search", "red", *args, "--limit", "50")
+    assert [(r["hash"], r["score"]) for r in got] == [(r["hash"], r["score"]) for r in want]
+    assert trove.json("similar", paths["red_rome.jpg"], *args) == similar
+
+
+@pytest.mark.parametrize("args", [["--album", "garden", "--camera", "canon"], ["--from", "2030"],
+                                  ["--near", "0,0,1"]])
+@pytest.mark.parametrize("engine", ["shortcut", "chroma-where"])
+def test_case_18_a_filter_that_matches_nothing_is_a_usage_error(lib, args, engine, monkeypatch):
+    """Issue 10, case 18: exit 2 whatever the filter (before: only names that match nothing)."""
+    from phototrove.search import query
+
+    monkeypatch.setattr(query, "OVERFETCH", 400 if engine == "shortcut" else 0)
+    trove, _ = lib
+    out = trove("search", "red", *args, code=2).output.strip()
+    assert out.splitlines() == [f"trove: no photo matches {' '.join(args)}"]
+    assert trove("report", *args, code=2).output.strip() == f"trove: no photo matches {' '.join(args)}"
 
 
 @pytest.mark.parametrize("overfetch", [0, 1, 400])
@@ -265,7 +305,7 @@ def test_rebuild_and_self_heal(backend, tmp_path):
 
     index = ChromaIndex(Library(trove.library), url=trove.chroma_url)
     index.client.delete_collection(index.name("test-colour-v1"))  # the index lost, the catalog intact
-    assert "trove index rebuild --model test-colour-v1" in trove("search", "green", code=3).output
+    assert "run `trove index sync`" in trove("search", "green", code=3).output
     assert trove("index", "rebuild").stdout.strip() == "rebuilt 5 photo(s) for model test-colour-v1"
     assert trove.json("search", "green") == before
     # a collection that claims another model: refused with the way out
