@@ -45,6 +45,8 @@ class Source:
     kind = "?"          # sources.kind in the catalog
     origin = "source"   # photo_meta origin for the metadata this source knows
     sequential = False  # True: open() is cheap only in discovery order (a tar stream); read on one thread
+    partial = False     # True: discovery yields only part of the source (files named one by one), so
+                        # what it did not yield is not gone
 
     def __init__(self, root: str, info: dict | None = None):
         self.root = root
@@ -66,6 +68,10 @@ class Source:
         at less cost than reading it (e.g. two zip members whose raw stored data are equal); the
         crawler then links `loc` to that location's photo without hashing it. None: read it."""
         return None
+
+    def discovery_counts(self) -> dict[str, int]:
+        """After discovery: counts to add to the run's summary (e.g. what was excluded, by reason)."""
+        return {}
 
     def live_pairs(self) -> list[tuple[tuple[str, str], tuple[str, str]]]:
         """After discovery: ((path, entry) of a live/motion video, (path, entry) of its still) for

@@ -1,13 +1,20 @@
-"""A plain folder of photos, walked recursively, read in place."""
+"""A plain folder of photos, walked recursively, read in place; or photo files given one by one.
+
+info: {"exclude": [gitignore-style patterns], "no_default_excludes": bool} for a folder;
+{"files": [names]} for files given directly (then the source is the folder holding them, and a
+run that does not name a file never counts it as gone).
+"""
 from __future__ import annotations
 
 import os
+import stat
 from typing import BinaryIO, Iterator
 
 from ..catalog import Location
-from .base import FindError, Found, Source
-from .files import open_regular
 from ..media.kinds import IMAGE_EXTENSIONS
+from .base import FindError, Found, Note, Source
+from .excludes import Excludes
+from .files import open_regular
 from .walk import walk_files
 
 
@@ -15,8 +22,20 @@ class FolderSource(Source):
     kind = "folder"
     origin = "folder"
 
-    def discover(self) -> Iterator[Found | FindError]:
-        for item in walk_files(self.root):
+    def __init__(self, root: str, info: dict | None = None):
+        super().__init__(root, info)
+        self.excludes = Excludes(list(self.info.get("exclude") or []),
+                                 defaults=not self.info.get("no_default_excludes"))
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.info.get("files"))
+
+    def discover(self) -> Iterator[Found | FindError | Note]:
+        if self.partial:
+            yield from self._given_files()
+            return
+        for item in walk_files(self.root, excludes=self.excludes):
             if isinstance(item, FindError):
                 yield item
                 continue
@@ -25,6 +44,45 @@ class FolderSource(Source):
                 continue
             # a name that is not UTF-8 is kept as it is (the catalog stores its bytes)
             yield Found(entry.path, size=st.st_size, mtime_ns=st.st_mtime_ns, rank=entry.path.count(os.sep))
+        for path, message in self.excludes.notes:
+            yield Note(path, message)
+
+    def _given_files(self) -> Iterator[Found | FindError]:
+        for name in self.info["files"]:
+            path = os.path.join(self.root, name)
+            try:
+                st = os.stat(path)
+            except OSError as e:
+                yield FindError(path, "unreadable", e.strerror or str(e))
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                yield FindError(path, "not-a-file", "not a regular file")
+            elif os.path.splitext(name)[1].lower() not in IMAGE_EXTENSIONS:
+                yield FindError(path, "not-a-photo", f"not a photo file trove reads "
+                                                     f"({', '.join(sorted(IMAGE_EXTENSIONS))})")
+            else:
+                yield Found(path, size=st.st_size, mtime_ns=st.st_mtime_ns, rank=path.count(os.sep))
+
+    def discovery_counts(self) -> dict[str, int]:
+        ex = self.excludes.excluded
+        return {"excluded": sum(ex.values()), **{f"excluded.{reason}": n for reason, n in ex.items()}} if ex else {}
 
     def open(self, loc: Location) -> BinaryIO:
         return open_regular(loc.path)
+
+
+def folder_sources(paths: list[str], *, exclude=(), no_default_excludes: bool = False) -> list[FolderSource]:
+    """Sources for what `trove ingest folder` was given: each folder, and the files given directly
+    grouped by the folder holding them."""
+    sources, files = [], {}
+    for p in paths:
+        p = os.path.abspath(p)
+        if os.path.isdir(p):
+            info = {"exclude": list(exclude)} if exclude else {}
+            if no_default_excludes:
+                info["no_default_excludes"] = True
+            sources.append(FolderSource(p, info))
+        else:
+            files.setdefault(os.path.dirname(p), []).append(os.path.basename(p))
+    sources += [FolderSource(folder, {"files": sorted(set(names))}) for folder, names in sorted(files.items())]
+    return sources
