@@ -34,8 +34,37 @@ class Context:
             say(message)
 
 
+GLOBAL_FLAGS = {"-q", "--quiet"}
+GLOBAL_VALUES = {"--library", "--chroma-url"}
+
+
+def globals_first(args: list[str]) -> list[str]:
+    """`trove status --library X -q` as `trove --library X -q status`: the global options may come
+    after the command too (up to a `--`)."""
+    front, rest, i = [], [], 0
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            rest += args[i:]
+            break
+        if a in GLOBAL_FLAGS:
+            front.append(a)
+        elif a in GLOBAL_VALUES and i + 1 < len(args):
+            front += [a, args[i + 1]]
+            i += 1
+        elif a.split("=", 1)[0] in GLOBAL_VALUES and "=" in a:
+            front.append(a)
+        else:
+            rest.append(a)
+        i += 1
+    return front + rest
+
+
 class TroveGroup(click.Group):
     """Turns every TroveError into its one line and exit code, and Ctrl-C into a clean stop."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, globals_first(args) if ctx.parent is None else args)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -83,7 +112,7 @@ def finish(errors: int) -> None:
 @click.option("--chroma-url", envvar="TROVE_CHROMA_URL", default=None, metavar="URL",
               help="Use the Chroma server at http://host:port instead of the library's embedded index "
                    "(env TROVE_CHROMA_URL).")
-@click.version_option(package_name="phototrove")
+@click.version_option(None, "-V", "--version", package_name="phototrove")
 @click.pass_context
 def main(ctx: click.Context, library: str | None, quiet: bool, chroma_url: str | None) -> None:
     """phototrove: find forgotten photos. Reads Takeout exports, Lightroom previews and folders in
@@ -104,15 +133,22 @@ def ingest() -> None:
 
 def ingest_options(f):
     f = click.option("--model", envvar="TROVE_MODEL", default=None,
-                     help="Embedding model: a registry name (`trove models`; default clip-vit-b32), "
-                          "a local model folder, or module:factory.")(f)
+                     help="Embedding model: a registry name (`trove models`), a local model folder, a Hugging "
+                          "Face repository id, or module:factory (default: the library's own model, else "
+                          "clip-vit-b32).")(f)
+    f = click.option("--add-model", is_flag=True,
+                     help="Embed with --model although the library is embedded with another model.")(f)
+    f = click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "rocm", "coreml", "directml", "openvino",
+                                                    "gpu"]), envvar="TROVE_DEVICE", default="auto", show_default=True,
+                     help="Where the model runs (auto: the best there is; one that is not available is an error).")(f)
     f = click.option("--backend", type=click.Choice(["auto", "onnx", "mlx"]), envvar="TROVE_BACKEND",
                      default="auto", show_default=True,
                      help="auto: MLX on Apple silicon, else ONNX Runtime (best execution provider).")(f)
     f = click.option("--vector-dtype", type=click.Choice(["float32", "float16"]), default="float32",
                      show_default=True, help="How embeddings are stored in the catalog.")(f)
     f = click.option("--no-embed", is_flag=True, help="Only catalog: skip the embed and index stages.")(f)
-    f = click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True)(f)
+    f = click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True,
+                     help="Photos per committed batch (and per model call).")(f)
     f = click.option("--workers", type=click.IntRange(1, 64), default=None,
                      help="Threads for reading and decoding (default: up to 4).")(f)
     f = click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON.")(f)
@@ -138,14 +174,19 @@ def run_ingest(obj: Context, sources, *, as_json: bool, dry_run: bool = False, *
 
 
 @ingest.command("folder")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--exclude", "exclude", multiple=True, metavar="GLOB",
+              help="Leave out what matches (gitignore syntax, relative to each folder; repeatable).")
+@click.option("--no-default-excludes", is_flag=True,
+              help="Also read NAS thumbnail/recycle folders, trash, hidden folders and other tools' caches.")
 @ingest_options
 @click.pass_obj
-def ingest_folder(obj: Context, paths, **opts) -> None:
-    """Ingest folders of photos (JPEG, PNG, WEBP, GIF, TIFF; HEIC with phototrove[heic])."""
-    from .ingest.folder import FolderSource
+def ingest_folder(obj: Context, paths, exclude, no_default_excludes, **opts) -> None:
+    """Ingest folders of photos, or photo files (JPEG, PNG, WEBP, GIF, TIFF; HEIC with phototrove[heic]).
+    A `.troveignore` file (gitignore syntax) in any folder leaves out what it matches."""
+    from .ingest.folder import folder_sources
 
-    run_ingest(obj, [FolderSource(os.path.abspath(p)) for p in paths], **opts)
+    run_ingest(obj, folder_sources(list(paths), exclude=exclude, no_default_excludes=no_default_excludes), **opts)
 
 
 @ingest.command("takeout")
@@ -185,7 +226,7 @@ def ingest_lrprev(obj: Context, path, catalog, **opts) -> None:
 
 # -- status and list ------------------------------------------------------------------------------
 @main.command()
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="The counts as one JSON object (the error rows as JSON lines).")
 @click.option("--errors", "show_errors", is_flag=True, help="List every error row (where, stage, reason).")
 @click.option("--source", "source_id", type=int, default=None, help="Only this source (its id).")
 @click.pass_obj
@@ -278,7 +319,8 @@ def filter_options(f):
 
 
 def output_options(f):
-    f = click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)(f)
+    f = click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True,
+                     help="How many results.")(f)
     f = click.option("--min-score", type=float, default=None, help="Drop results below this cosine similarity.")(f)
     f = click.option("--model", envvar="TROVE_MODEL", default=None,
                      help="The model to search with (default: the one the library was embedded with).")(f)
@@ -286,7 +328,8 @@ def output_options(f):
     f = click.option("--paths", is_flag=True, help="Only the paths, one per line (for piping).")(f)
     f = click.option("--html", "html_out", type=click.Path(dir_okay=False), default=None,
                      help="Also write the results as an HTML gallery to this file.")(f)
-    f = click.option("--open", "open_html", is_flag=True, help="Open the HTML gallery in the browser.")(f)
+    f = click.option("--open", "open_html", is_flag=True,
+                     help="Open the results as a gallery in the browser (with --html, that file).")(f)
     return f
 
 
@@ -304,23 +347,37 @@ def _open(path) -> None:
     webbrowser.open(Path(path).resolve().as_uri())
 
 
+def _output(as_json: bool, paths: bool) -> None:
+    if as_json and paths:
+        raise click.UsageError("--json and --paths are two different outputs: choose one")
+
+
 def _print_results(obj: Context, results, *, as_json, paths, html_out, open_html) -> None:
+    import shutil
+
     from .search.report import hit_summary
 
     if results.unindexed:
         obj.say(f"note: {results.unindexed} embedded photo(s) are not in the index yet; `trove index sync` adds them")
-    for rank, hit in enumerate(results.hits, 1):
-        s = hit_summary(hit.record)
-        if as_json:
-            emit_json({"rank": rank, "score": round(hit.score, 4), "id": hit.photo_id, **s})
-        else:
-            click.echo(s["open_path"] if paths else describe.hit_line(rank, hit.score, s))
-    if not results.hits and not (as_json or paths):
+    done, images = results.coverage
+    if done < images:
+        obj.say(f"note: model {results.model_id} covers {done} of {images} photos ({100 * done // max(images, 1)}%)")
+    rows = [(rank, hit.score, hit_summary(hit.record)) for rank, hit in enumerate(results.hits, 1)]
+    if as_json:
+        for rank, score, s in rows:
+            emit_json({"rank": rank, "score": round(score, 4), "id": s["id"], **s})
+    elif paths:
+        for _rank, _score, s in rows:
+            click.echo(s["open_path"])
+    elif rows:
+        click.echo("\n".join(describe.hits_table(rows, shutil.get_terminal_size((80, 24)).columns)))
+    else:
         obj.say("no matching photos")
-    if html_out:
+    if html_out or open_html:
         from .search.report import results_gallery
 
-        out = results_gallery(obj.library, results, html_out, show_progress=not obj.quiet, log=obj.say)
+        out = results_gallery(obj.library, results, html_out or obj.library.root / "reports" / "last-search.html",
+                              show_progress=not obj.quiet, log=obj.say)
         obj.say(f"gallery: {out}")
         if open_html:
             _open(out)
@@ -342,6 +399,7 @@ def search(obj: Context, text, plus, minus, images, model, limit, min_score, as_
     Weighted mixes: "2:red car" weighs a term twice; --plus adds terms, --minus subtracts them."""
     from .search.query import run_search, search_terms
 
+    _output(as_json, paths)
     filters = _filters(opts)
     with obj.library.reading() as catalog:
         results = run_search(obj.library, catalog, terms=search_terms(" ".join(text), plus, minus), images=images,
@@ -359,6 +417,7 @@ def similar(obj: Context, photo, model, limit, min_score, as_json, paths, html_o
     """Photos that look like PHOTO (a catalog id, a content-hash prefix or a path). No model runs."""
     from .search.query import run_similar
 
+    _output(as_json, paths)
     filters = _filters(opts)
     with obj.library.reading() as catalog:
         results = run_similar(obj.library, catalog, photo, model=model, filters=filters, limit=limit,
@@ -425,7 +484,7 @@ def report(ctx: click.Context, limit, model, out, open_html, **opts) -> None:
 @report.command("duplicates")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.95, show_default=True,
               help="Cosine similarity at or above which two photos count as near-duplicates.")
-@click.option("--model", envvar="TROVE_MODEL", default=None)
+@click.option("--model", envvar="TROVE_MODEL", default=None, help="The model whose embeddings are compared.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Where to write the page (default: <library>/reports/duplicates.html).")
 @click.option("--json", "as_json", is_flag=True, help="Print the groups as JSON lines instead of a summary.")

@@ -95,6 +95,7 @@ class Crawler:
         self.show_progress = show_progress
         self.log = log or (lambda msg: None)
         self._sources: dict[int, Source] = {}
+        self._said_device = False
 
     # -- the whole run ----------------------------------------------------------------------------
     def run(self, source: Source, stages: Sequence[str] = STAGES) -> Summary:
@@ -154,7 +155,9 @@ class Crawler:
                 if len(batch) >= 500:
                     flush()
             flush()
-        if complete:
+        for key, n in source.discovery_counts().items():
+            summary.add(f"discover.{key}", n)
+        if complete and not source.partial:
             summary.add("discover.missing", self.catalog.finish_scan(source_id, gen))
             with self.catalog.transaction():
                 self.catalog.clear_discover_errors(source_id, before)
@@ -316,6 +319,9 @@ class Crawler:
         total = self.catalog.count_to_embed(model)
         if not total:
             return
+        if not self._said_device:  # once per run: which execution provider really runs the model
+            self.log(f"embedding with {model} on {getattr(self.embedder, 'device', 'its own code')}")
+            self._said_device = True
 
         def batches() -> Iterator[list[tuple[int, list[Location]]]]:
             """Photo ids with their present locations, looked up here on the main thread (the

@@ -17,8 +17,8 @@ def status_lines(stats: dict) -> list[str]:
     lines = [f"library {stats['library']} ({human(stats['library_bytes'])}, schema v{stats['schema_version']})",
              f"photos: {stats['photos']} ({stats['photos_present']} present), locations: {stats['locations']}"]
     for s in stats["sources"]:
-        states = ", ".join(f"{k} {v}" for k, v in sorted(s["locations"].items()))
-        lines.append(f"  [{s['id']}] {s['kind']} {s['root']}: {s['photos']} photos; locations: {states}; "
+        states = ", ".join(f"{k} {v}" for k, v in sorted(s["locations"].items())) or "none"
+        lines.append(f"  [{s['id']}] {s['kind']} {s['root']}: {s['photos']} photos; files: {states}; "
                      f"errors: {s['errors']}")
     for model, e in stats["embeddings"].items():
         lines.append(f"  model {model}: {e['embedded']} embedded, {e['indexed'] or 0} indexed")
@@ -54,10 +54,6 @@ def cut(text: str, n: int) -> str:
     return text if len(text) <= n else text[:n - 1] + "…"
 
 
-def hit_line(rank: int, score: float, s: dict) -> str:
-    return f"{rank:>4}  {score:6.3f}  {(s['date'] or '-'):<16}  {cut(s['where'], 24):<24}  {s['shown_path']}"
-
-
 def model_lines(entries: list[dict], backend: str) -> list[str]:
     def towers(t: list[str]) -> str:
         return f" [cached: {'+'.join(t)}]" if t else ""
@@ -71,4 +67,30 @@ def model_lines(entries: list[dict], backend: str) -> list[str]:
                      f"mlx: {e['mlx_repo']}{towers(e['cached']['mlx'])}")
     lines.append(f"(* default; this machine's auto backend: {backend}; --model also takes a local model "
                  "folder or a Hugging Face repository id)")
+    return lines
+
+
+def middle_cut(path: str, n: int) -> str:
+    """`/home/ann/…/2019/IMG_0001.jpg`: the file name kept whole, the middle of the folders elided."""
+    if len(path) <= n:
+        return path
+    head, name = path.rsplit("/", 1) if "/" in path else ("", path)
+    room = n - len(name) - 2
+    if room < 4:
+        return "…/" + name
+    left = room // 3
+    return head[:left] + "…" + head[len(head) - (room - left):] + "/" + name
+
+
+def hits_table(rows, width: int) -> list[str]:
+    """Search results at the terminal's width: a header, then rank, score, date, where, file."""
+    width = max(width, 60)
+    longest_name = max((len(s["shown_path"].rsplit("/", 1)[-1]) + 2 for _, _, s in rows), default=0)
+    where_w = max(len(s["where"]) for _, _, s in rows)
+    where_w = max(8, min(24, where_w, width - 34 - min(longest_name, 40)))  # room for the names first
+    fixed = 4 + 2 + 6 + 2 + 16 + 2 + where_w + 2
+    lines = [f"{'#':>4}  {'score':>6}  {'taken':<16}  {'where':<{where_w}}  file"]
+    for rank, score, s in rows:
+        lines.append(f"{rank:>4}  {score:6.3f}  {(s['date'] or '-'):<16}  {cut(s['where'], where_w):<{where_w}}  "
+                     f"{middle_cut(s['shown_path'], width - fixed)}")
     return lines

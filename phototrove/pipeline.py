@@ -17,7 +17,9 @@ from .library import Library
 @dataclass
 class Options:
     model: str | None = None
+    add_model: bool = False   # embed with --model although the library is embedded with another one
     backend: str = "auto"
+    device: str = "auto"
     vector_dtype: str = "float32"
     no_embed: bool = False
     batch_size: int = 32
@@ -43,10 +45,13 @@ class SourceRun:
         line = (f"{self.kind} {self.root}: {c.get('discover.new', 0)} new, {c.get('discover.changed', 0)} changed, "
                 f"{c.get('discover.unchanged', 0)} unchanged, {c.get('discover.missing', 0)} gone missing; "
                 f"{c.get('read.photos', 0)} photos added, {c.get('read.duplicates', 0)} duplicates")
-        if "embed.photos" in c:
-            line += f"; {c['embed.photos']} embedded"
+        line += f"; {c.get('embed.photos', 0)} embedded"
         if "index.photos" in c:
             line += f"; {c['index.photos']} indexed"
+        if c.get("discover.excluded"):
+            reasons = ", ".join(f"{k.removeprefix('discover.excluded.')} {v}" for k, v in sorted(c.items())
+                                if k.startswith("discover.excluded."))
+            line += f"; {c['discover.excluded']} left out ({reasons})"
         line += f"; {self.errors} errors"
         if self.report:
             from .ingest import source_class
@@ -83,7 +88,7 @@ def load_image_embedder(opts: Options):
 
     try:
         return load_embedder(opts.model or DEFAULT_MODEL, towers="image", backend=opts.backend,
-                             progress=opts.show_progress, background=True), None
+                             device=opts.device, progress=opts.show_progress, background=True), None
     except ModelUnavailable as e:
         return None, (f"{e}. Run the same command again when the model can be had (embedding continues "
                       "where it stopped), or pass --no-embed")
@@ -98,7 +103,15 @@ def ingest(library: Library, sources: list[Source], opts: Options, *, chroma_url
     run = Run()
     embedder = None
     if not opts.no_embed:
+        have = library_models(library)
+        if opts.model is None and have:  # the library remembers its model
+            opts = Options(**{**opts.__dict__, "model": have[0][1]})
         embedder, run.not_embedded = load_image_embedder(opts)
+        if embedder is not None and have and embedder.model_id not in {m for m, _ in have} and not opts.add_model:
+            raise UsageError(
+                f"the library is embedded with model {have[0][0]!r}; --model {opts.model} would embed it a second "
+                f"time with {embedder.model_id!r}: add --add-model to do that on purpose (searches then choose "
+                "with --model), or leave --model out")
     with library.writing() as catalog:
         index = None if opts.no_embed else ChromaIndex(library, url=chroma_url)
         crawler = Crawler(catalog, embedder=embedder, model_spec=model_spec(opts.model), index=index,
@@ -113,6 +126,16 @@ def ingest(library: Library, sources: list[Source], opts: Options, *, chroma_url
             run.sources.append(SourceRun(source.kind, source.root, summary.counts, summary.errors,
                                          source_report(catalog, source_id)))
     return run
+
+
+def library_models(library: Library) -> list[tuple[str, str]]:
+    """(model id, how to load it) of every model the library is embedded with, its own first."""
+    if not library.exists():
+        return []
+    with library.reading() as catalog:
+        default = catalog.default_model()
+        models = sorted(catalog.embedding_models(), key=lambda m: m != default)
+        return [(m, catalog.model_spec(m) or m) for m in models]
 
 
 def takeout_source(library: Library, paths: list[str]):

@@ -35,7 +35,8 @@ class Trove:
     def __call__(self, *args: str, code: int | None = 0, quiet: bool = True):
         from phototrove.cli import main
 
-        result = CliRunner().invoke(main, ["--library", str(self.library), *(["--quiet"] if quiet else []), *args],
+        result = CliRunner().invoke(main, ["--library", str(self.library), *(["--quiet"] if quiet else []),
+                                           *map(str, args)],
                                     catch_exceptions=False)
         if code is not None:
             assert result.exit_code == code, (result.exit_code, result.output, result.stderr)

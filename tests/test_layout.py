@@ -1,7 +1,7 @@
 """The shape of the package: imports point down the flow only, and SQL lives in the catalog.
 
 Layers, top to bottom (a module may import from its own unit or from a lower layer):
-cli -> describe -> pipeline/serve -> crawler/search/output -> embed/ingest -> media -> library ->
+__main__ -> cli -> describe -> pipeline/serve -> crawler/search/output -> embed/ingest -> media -> library ->
 catalog/progress -> errors. Inside ingest, one source family (takeout/, lightroom/, ...) never
 imports another; they share base, walk, archives and readonly_db.
 """
@@ -23,7 +23,8 @@ LAYERS = [
     {"crawler", "search", "output"},
     {"pipeline", "serve"},
     {"describe"},
-    {"cli", "__main__", "__init__"},
+    {"cli", "__init__"},
+    {"__main__"},
 ]
 LAYER = {unit: n for n, units in enumerate(LAYERS) for unit in units}
 

@@ -67,6 +67,24 @@ class EmbeddingQueries:
         row = self.db.execute("SELECT spec FROM models WHERE id=?", (model,)).fetchone()
         return row[0] if row else None
 
+    def default_model(self) -> str | None:
+        """The model the library is embedded with: the first one recorded (others were added on
+        purpose); for libraries from before schema v3, the one with the most embeddings."""
+        row = self.db.execute("SELECT m.id FROM models m WHERE EXISTS (SELECT 1 FROM embeddings e "
+                              "WHERE e.model=m.id) ORDER BY m.added_at, m.rowid LIMIT 1").fetchone()
+        if row:
+            return row[0]
+        row = self.db.execute("SELECT model FROM embeddings GROUP BY model ORDER BY count(*) DESC, model "
+                              "LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    def coverage(self, model: str) -> tuple[int, int]:
+        """(present images embedded with the model, present images)."""
+        images = self.db.execute("SELECT count(*) FROM photos p WHERE p.media='image' AND " + present()).fetchone()[0]
+        done = self.db.execute("SELECT count(*) FROM embeddings e JOIN photos p ON p.id=e.photo_id WHERE "
+                               "e.model=? AND p.media='image' AND " + present("e.photo_id"), (model,)).fetchone()[0]
+        return done, images
+
     def model_for_spec(self, spec: str) -> str | None:
         row = self.db.execute("SELECT id FROM models WHERE spec=? ORDER BY added_at LIMIT 1", (spec,)).fetchone()
         return row[0] if row else None

@@ -48,7 +48,7 @@ def pick_backend(backend: str) -> str:
 
 
 def load_embedder(spec: str, *, towers: str = "both", backend: str = "auto", dtype: str | None = None,
-                  progress: bool = True, background: bool = False) -> Embedder:
+                  progress: bool = True, background: bool = False, device: str = "auto") -> Embedder:
     """An embedder for `spec` with only `towers` ("both", "image" or "text") loaded. `dtype` is the
     MLX compute precision (float32, float16, bfloat16; default env TROVE_MLX_DTYPE or float32).
 
@@ -80,7 +80,7 @@ def load_embedder(spec: str, *, towers: str = "both", backend: str = "auto", dty
             raise ModelError(f"{spec} holds a {'transformers checkpoint' if layout == 'mlx' else 'ONNX export'}, "
                              f"which the {backend} backend cannot run; use --backend {layout} or a folder "
                              f"in the other layout")
-        return _construct(layout, path, path.name, towers, dtype, background)
+        return _construct(layout, path, path.name, towers, dtype, background, device)
 
     info = REGISTRY.get(spec)
     if info is not None:
@@ -97,7 +97,7 @@ def load_embedder(spec: str, *, towers: str = "both", backend: str = "auto", dty
     from .download import fetch
 
     folder = fetch(repo, files_for(chosen, towers), progress=progress)
-    return _construct(chosen, folder, model_id, towers, dtype, background)
+    return _construct(chosen, folder, model_id, towers, dtype, background, device)
 
 
 class _Deferred:
@@ -126,14 +126,17 @@ class _Deferred:
 
 
 def _construct(backend: str, folder: Path, model_id: str, towers: str, dtype: str,
-               background: bool = False) -> Embedder:
+               background: bool = False, device: str = "auto") -> Embedder:
     if background and backend == "onnx":  # MLX arrays belong to the thread that made them: load inline
         return _Deferred(model_id, backend, towers,  # type: ignore[return-value]
-                         lambda: _construct(backend, folder, model_id, towers, dtype))
+                         lambda: _construct(backend, folder, model_id, towers, dtype, device=device))
     if backend == "mlx":
         from .mlx_backend import MlxEmbedder
 
-        return MlxEmbedder(folder, model_id=model_id, towers=towers, dtype=dtype)
+        if device not in ("auto", "cpu", "gpu"):
+            raise ModelError(f"--device {device}: the MLX backend runs on the Apple GPU or the CPU "
+                             "(--device gpu, cpu or auto); use --backend onnx for other devices")
+        return MlxEmbedder(folder, model_id=model_id, towers=towers, dtype=dtype, device=device)
     from .onnx_backend import OnnxEmbedder
 
-    return OnnxEmbedder(folder, model_id=model_id, towers=towers)
+    return OnnxEmbedder(folder, model_id=model_id, towers=towers, device=device)

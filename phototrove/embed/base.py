@@ -16,6 +16,7 @@ class Embedder(ABC):
     dim: int
     image_size: int    # the model's input side: JPEGs are decoded at no less than this
     backend: str = "custom"  # "onnx" | "mlx" for the built-in backends
+    device: str = "its own code"  # where it runs, as said once per run ("CPU (onnxruntime 1.20.1)")
     towers: str = "both"     # which towers are loaded: "both", "image" or "text"
 
     @abstractmethod

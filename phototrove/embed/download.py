@@ -26,7 +26,7 @@ def fetch(repo: str, files: list[str], *, progress: bool = True) -> Path:
         folder = Path(snapshot_download(repo, allow_patterns=files))
     except Exception as e:  # network, auth, missing repo, offline mode: all end the same way
         raise ModelUnavailable(f"cannot download model {repo} ({_reason(e)}); check the network, or download it "
-                         f"elsewhere (`huggingface-cli download {repo}`) and pass --model <that folder>") from None
+                         f"elsewhere (`hf download {repo} --local-dir DIR`) and pass --model DIR") from None
     missing = [f for f in files if not (folder / f).exists() and not f.endswith("special_tokens_map.json")]
     if missing:
         from huggingface_hub import constants

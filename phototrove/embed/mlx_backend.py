@@ -94,13 +94,21 @@ def _load_weights(folder: Path, prefixes: tuple[str, ...], dtype) -> dict:
 class MlxEmbedder(ConfiguredPreprocessing, Embedder):
     backend = "mlx"
 
+    @property
+    def device(self) -> str:
+        import mlx.core as mx
+
+        return f"{'Apple GPU' if mx.default_device() == mx.gpu else 'CPU'} (MLX {mx.__version__})"
+
     def __init__(self, folder: str | Path, *, model_id: str | None = None, towers: str = "both",
-                 dtype: str = "float32"):
+                 dtype: str = "float32", device: str = "auto"):
         try:
             import mlx.core as mx
         except ImportError:
             raise ModelError("the MLX backend needs mlx (`pip install mlx`, Apple silicon; "
                              "or use --backend onnx)") from None
+        if device != "auto":
+            mx.set_default_device(mx.cpu if device == "cpu" else mx.gpu)
         if dtype not in DTYPES:
             raise ModelError(f"unsupported MLX dtype {dtype!r} (choose from {', '.join(DTYPES)})")
         self.folder = Path(folder)

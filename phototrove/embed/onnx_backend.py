@@ -28,20 +28,49 @@ _NP_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(d
              "tensor(int64)": "int64", "tensor(int32)": "int32"}
 
 
-def best_providers() -> list[str]:
+DEVICES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "rocm": "ROCMExecutionProvider",
+           "coreml": "CoreMLExecutionProvider", "directml": "DmlExecutionProvider",
+           "openvino": "OpenVINOExecutionProvider"}
+_LABEL = {p: name.upper() if name in ("cpu", "cuda", "rocm") else name for name, p in DEVICES.items()}
+_PACKAGE = {"cuda": "onnxruntime-gpu", "rocm": "onnxruntime-rocm", "directml": "onnxruntime-directml",
+            "openvino": "onnxruntime-openvino"}
+
+
+def best_providers(device: str = "auto") -> list[str]:
+    """The execution providers to run with: the best available for `auto`; the one asked for
+    (`--device`, or env TROVE_ONNX_PROVIDERS as a list) or a ModelError saying it is not there."""
     import onnxruntime as ort
 
-    available = set(ort.get_available_providers())
+    available = ort.get_available_providers()
     wanted = os.environ.get("TROVE_ONNX_PROVIDERS")
-    if wanted:  # e.g. "CPUExecutionProvider" to rule out a flaky GPU provider
-        return [p for p in wanted.split(",") if p in available] or ["CPUExecutionProvider"]
-    return [p for p in PROVIDER_PREFERENCE if p in available]
+    if device == "auto" and wanted:  # e.g. "CPUExecutionProvider" to rule out a flaky GPU provider
+        asked = [p.strip() for p in wanted.split(",") if p.strip()]
+        missing = [p for p in asked if p not in available]
+        if missing:
+            raise ModelError(f"TROVE_ONNX_PROVIDERS asks for {', '.join(missing)}, which this onnxruntime "
+                             f"does not have (it has: {', '.join(available)})")
+        return asked
+    if device == "auto":
+        return [p for p in PROVIDER_PREFERENCE if p in available]
+    if device not in DEVICES:
+        raise ModelError(f"unknown device {device!r} (choose from auto, {', '.join(DEVICES)})")
+    provider = DEVICES[device]
+    if provider not in available:
+        package = _PACKAGE.get(device)
+        raise ModelError(f"--device {device}: this onnxruntime has no {provider} (it has: {', '.join(available)})"
+                         + (f"; install {package} in place of onnxruntime "
+                            f"(`pip uninstall -y onnxruntime && pip install {package}`)" if package else ""))
+    return [provider] + (["CPUExecutionProvider"] if provider != "CPUExecutionProvider" else [])
+
+
+def provider_label(provider: str) -> str:
+    return _LABEL.get(provider, provider.removesuffix("ExecutionProvider"))
 
 
 class _Tower:
     """One ONNX session and how to feed it."""
 
-    def __init__(self, path: Path, threads: int | None = None):
+    def __init__(self, path: Path, threads: int | None = None, device: str = "auto"):
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
@@ -51,8 +80,9 @@ class _Tower:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             opts.intra_op_num_threads = threads
+        providers = best_providers(device)
         try:
-            self.session = ort.InferenceSession(str(path), sess_options=opts, providers=best_providers())
+            self.session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
         except Exception as e:
             raise ModelError(f"cannot load {path}: {str(e).splitlines()[0][:200]}") from None
         self.inputs = self.session.get_inputs()
@@ -84,7 +114,7 @@ class OnnxEmbedder(ConfiguredPreprocessing, Embedder):
     backend = "onnx"
 
     def __init__(self, folder: str | Path, *, model_id: str | None = None, towers: str = "both",
-                 threads: int | None = None):
+                 threads: int | None = None, device: str = "auto"):
         self.folder = Path(folder)
         self.model_id = model_id or self.folder.name
         self.towers = towers
@@ -102,7 +132,7 @@ class OnnxEmbedder(ConfiguredPreprocessing, Embedder):
                 raise ModelError(f"{self.folder} has no image tower (visual/model.onnx + visual/preprocess_cfg.json)")
             self.pre_cfg = PreprocessConfig.from_file(pre)
             self.image_size = self.pre_cfg.size
-            self._visual = _Tower(self.folder / "visual" / "model.onnx", threads)
+            self._visual = _Tower(self.folder / "visual" / "model.onnx", threads, device)
         else:
             self.image_size = int(self.config.get("vision_cfg", {}).get("image_size", 224))
         if towers in ("both", "text"):
@@ -114,11 +144,19 @@ class OnnxEmbedder(ConfiguredPreprocessing, Embedder):
             clean = (text_cfg.get("tokenizer_kwargs") or {}).get("clean")
             self._tokenizer = TextTokenizer.from_dir(self.folder / "textual", context_length=text_cfg.get("context_length"),
                                                      clean=clean)
-            self._textual = _Tower(self.folder / "textual" / "model.onnx", threads)
+            self._textual = _Tower(self.folder / "textual" / "model.onnx", threads, device)
         if not self.dim:  # no config: ask the graph
             tower = self._visual or self._textual
             out = tower.session.get_outputs()[0].shape[-1]
             self.dim = int(out) if isinstance(out, int) else 0
+
+    @property
+    def device(self) -> str:
+        """Where the model runs, as said once per run: `CPU (onnxruntime 1.20.1)`."""
+        import onnxruntime as ort
+
+        tower = self._visual or self._textual
+        return f"{provider_label(tower.session.get_providers()[0])} (onnxruntime {ort.__version__})"
 
     def encode_pixels(self, batch):
         import numpy as np

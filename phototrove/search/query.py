@@ -44,10 +44,8 @@ def pick_model(catalog: Catalog, index: ChromaIndex, requested: str | None,
         if loading:
             return "", requested
         raise SearchError(f"the library has no embeddings for model {requested!r} (it has: {', '.join(models)})")
-    if len(models) > 1:
-        raise SearchError(f"the library holds embeddings of several models ({', '.join(models)}): "
-                          "choose one with --model")
-    return models[0], spec_of(models[0])
+    default = catalog.default_model() or models[0]
+    return default, spec_of(default)
 
 
 def check_model(catalog: Catalog, model_id: str, loaded_id: str) -> None:
@@ -219,6 +217,7 @@ class Results:
     col: object
     model_id: str
     unindexed: int = 0  # embedded photos the index does not hold yet (they cannot be found)
+    coverage: tuple[int, int] = (0, 0)  # (present images embedded with the model, present images)
 
 
 def search_terms(text: str, plus=(), minus=()) -> list[tuple[float, str]]:
@@ -250,7 +249,7 @@ def run_search(library, catalog: Catalog, *, terms: list[tuple[float, str]], ima
     hits = query(catalog, index, col, combine(parts), filters=filters, limit=limit, min_score=min_score)
     title = title or ", ".join(os.path.basename(p) for p in images)
     return Results(hits, f"search: {title}", catalog, index, col, embedder.model_id,
-                   catalog.count_unindexed(embedder.model_id))
+                   catalog.count_unindexed(embedder.model_id), catalog.coverage(embedder.model_id))
 
 
 def run_similar(library, catalog: Catalog, photo: str, *, model: str | None = None, filters: Filters | None = None,
@@ -264,7 +263,8 @@ def run_similar(library, catalog: Catalog, photo: str, *, model: str | None = No
         raise NotIndexed(f"photo {photo!r} has no {model_id} embedding yet (run `trove ingest` with --model)")
     col = open_collection(catalog, index, model_id)
     hits = query(catalog, index, col, vector, filters=filters, limit=limit, min_score=min_score, exclude={pid})
-    return Results(hits, f"like photo {pid}", catalog, index, col, model_id, catalog.count_unindexed(model_id))
+    return Results(hits, f"like photo {pid}", catalog, index, col, model_id, catalog.count_unindexed(model_id),
+                   catalog.coverage(model_id))
 
 
 def _load_query_model(index: ChromaIndex, spec: str, towers: str):

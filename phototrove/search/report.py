@@ -32,18 +32,30 @@ def hit_summary(rec: dict) -> dict:
     present = [loc for loc in rec["locations"] if loc["state"] == "ok"] or rec["locations"]
     shown = [location_label(loc["path"], loc.get("entry")) for loc in present]
     plain = [loc["path"] for loc in present if not loc.get("entry")]
-    source = present[0]["source"] if present else ""
-    where = ", ".join(rec["albums"][:2]) if rec["albums"] else (
-        f"{source}:{os.path.basename(os.path.dirname(present[0]['path']))}" if present else "")
     place = f"{rec['lat']:.5f}, {rec['lon']:.5f}" if rec.get("lat") is not None and rec.get("lon") is not None else None
     return {
-        "hash": rec["hash"], "date": _date(rec.get("taken_at")), "taken_at": rec.get("taken_at"),
-        "where": where, "shown_path": shown[0] if shown else "", "open_path": plain[0] if plain else (shown[0] if shown else ""),
+        "id": rec["id"], "hash": rec["hash"], "date": _date(rec.get("taken_at")), "taken_at": rec.get("taken_at"),
+        "where": where_label(rec, present), "shown_path": shown[0] if shown else "", "open_path": plain[0] if plain else (shown[0] if shown else ""),
         "paths": shown, "albums": rec["albums"], "keywords": rec["keywords"], "people": rec.get("people", []),
         "camera": rec.get("camera"), "lens": rec.get("lens"), "place": place, "rating": rec.get("rating"),
         "favorite": bool(rec.get("favorite")), "title": rec.get("title"), "description": rec.get("description"),
         "size": rec.get("size"), "width": rec.get("width"), "height": rec.get("height"),
     }
+
+
+def where_label(rec: dict, present: list[dict]) -> str:
+    """Where a photo lives, as its owner would say it: its album, else the folder it sits in (the
+    Takeout year folder inside the archive, the Lightroom folder), never a cache's shard folder."""
+    if rec["albums"]:
+        return rec["albums"][0] + (f" +{len(rec['albums']) - 1}" if len(rec["albums"]) > 1 else "")
+    if not present:
+        return ""
+    loc = present[0]
+    if loc["source"] == "lrprev":
+        original = (rec.get("meta", {}).get("lrcat") or {}).get("original_path")
+        return os.path.basename(os.path.dirname(original.replace("\\", "/"))) if original else "Lightroom"
+    inside = loc.get("entry") or loc["path"]
+    return os.path.basename(os.path.dirname(inside.replace("\\", "/"))) or os.path.basename(loc["path"])
 
 
 def _date(taken_at: str | None) -> str | None:

@@ -1,0 +1,4 @@
+"""`python -m phototrove`: the same as `trove`."""
+from .cli import main
+
+main(prog_name="trove")
