@@ -19,6 +19,7 @@ from .errors import DiskFull  # noqa: F401  (re-exported: where callers met it f
 from .ingest import make_source, source_class
 from .ingest.base import FindError, Note, Source
 from .media.decode import load_image
+from .media.filename_dates import filename_date
 from .media.kinds import MediaError
 from .media.probe import probe
 from .progress import progress
@@ -28,7 +29,10 @@ R = TypeVar("R")
 
 KEEP_IN_MEMORY = 256 << 20  # items larger than this are hashed as a stream and probed from their head
 HEAD_BYTES = 4 << 20
+TAIL_BYTES = 1 << 20
 STAGES = ("discover", "read", "embed", "index")
+FILE_ORIGINS = ("exif", "xmp")   # what the read stage learns from the bytes themselves
+FILENAME_ORIGIN = "filename"
 
 
 @dataclass
@@ -172,7 +176,7 @@ class Crawler:
         try:
             with source.open(loc) as f:
                 h = hashlib.sha256()
-                chunks, total = [], 0
+                chunks, total, last = [], 0, b""
                 while True:
                     chunk = f.read(8 << 20)
                     if not chunk:
@@ -181,6 +185,8 @@ class Crawler:
                     total += len(chunk)
                     if total <= KEEP_IN_MEMORY or sum(map(len, chunks)) < HEAD_BYTES:
                         chunks.append(chunk)
+                    else:
+                        last = (last + chunk)[-TAIL_BYTES:]   # a large file's end: is it complete?
                 data = b"".join(chunks)
                 if not loc.entry:
                     res.seen = _signature(f)
@@ -203,7 +209,8 @@ class Crawler:
         if media != "image":
             return res
         try:
-            res.probe = probe(data if total <= KEEP_IN_MEMORY else data[:HEAD_BYTES])
+            res.probe = probe(data if total <= KEEP_IN_MEMORY else data[:HEAD_BYTES], size=total,
+                              tail=None if total <= KEEP_IN_MEMORY else last)
         except MediaError as e:
             res.error = (e.kind, str(e))
         except Exception as e:  # a reader choking on odd content: this file only, never the run
@@ -251,15 +258,17 @@ class Crawler:
             summary.add("read.errors")
             return True
         photo_id = cat.photo_id_by_hash(res.digest)
+        p = res.probe
         if photo_id is None:
-            p = res.probe
             photo_id = cat.add_photo(res.digest, res.size, res.media, p.format if p else loc.meta.get("format"),
                                      p.width if p else None, p.height if p else None)
-            if p is not None:
-                cat.set_meta(photo_id, "exif", p.exif)
             summary.add("read.photos")
         else:
             summary.add("read.duplicates")
+        if p is not None:   # what the file says of itself (again for known bytes: the reader may know more)
+            cat.set_meta(photo_id, "exif", p.exif)
+            cat.set_meta(photo_id, "xmp", p.xmp)
+            cat.set_dimensions(photo_id, p.width, p.height, p.stored_width, p.stored_height)
         self._link(loc, photo_id, res)
         return True
 
@@ -277,7 +286,10 @@ class Crawler:
         for kind, meta in self.catalog.source_metas(photo_id):  # least preferred first
             origin = source_class(kind).origin  # e.g. lrprev sources report what the catalog said: "lrcat"
             merged.setdefault(origin, {}).update({k: v for k, v in meta.items() if v is not None})
-        existing = {o for o in self.catalog.meta(photo_id) if o != "exif"}
+        primary = self.catalog.present_locations(photo_id)[:1]
+        named = filename_date(os.path.basename(primary[0].entry or primary[0].path)) if primary else None
+        merged[FILENAME_ORIGIN] = {"taken_local": named} if named else {}
+        existing = {o for o in self.catalog.meta(photo_id) if o not in FILE_ORIGINS}
         for origin in existing - set(merged):
             self.catalog.set_meta(photo_id, origin, {})
         for origin, values in merged.items():

@@ -48,16 +48,20 @@ def test_readonly_catalog_does_not_migrate(tmp_path):
 
 
 def test_source_metadata_wins_over_exif_and_keeps_both(tmp_path):
+    """Descriptive fields: the source's record wins (it carries edits); the capture time: the
+    camera's wall clock, with the offset found from the Takeout sidecar's UTC instant."""
     with Catalog(tmp_path / "c.db") as cat:
         with cat.db:
             pid = cat.add_photo("h1", 10, "image", "JPEG", 4, 3)
-            cat.set_meta(pid, "exif", {"taken_at": "2020-01-01T10:00:00", "camera": "X100", "keywords": ["a"]})
-            cat.set_meta(pid, "takeout", {"taken_at": "2020-01-01T09:00:00Z", "people": ["Susan"],
+            cat.set_meta(pid, "exif", {"taken_local": "2020-01-01T10:00:00", "camera": "X100", "keywords": ["a"]})
+            cat.set_meta(pid, "takeout", {"taken_utc": "2020-01-01T09:00:00Z", "people": ["Susan"],
                                           "keywords": ["b"], "favorite": True})
             cat.resolve(pid)
         rec = cat.photo_record(pid)
-    assert rec["taken_at"] == "2020-01-01T09:00:00Z"
+    assert (rec["taken_at"], rec["utc_offset"], rec["taken_utc"]) == ("2020-01-01T10:00:00", "+01:00",
+                                                                      "2020-01-01T09:00:00Z")
+    assert (rec["date_source"], rec["offset_source"]) == ("exif", "takeout-utc")
     assert rec["camera"] == "X100"
     assert rec["favorite"] == 1
     assert rec["keywords"] == ["a", "b"] and rec["people"] == ["Susan"]
-    assert rec["meta"]["exif"]["taken_at"] == "2020-01-01T10:00:00"
+    assert rec["meta"]["exif"]["taken_local"] == "2020-01-01T10:00:00"

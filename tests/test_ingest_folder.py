@@ -27,7 +27,8 @@ def test_ingest_reads_metadata_and_dedupes_by_content(trove, tmp_path):
     assert rec["taken_at"] == "2019-07-04T12:34:56"
     assert rec["camera"] == "Canon EOS 5D" and rec["lens"] == "EF50mm f/1.8" and rec["orientation"] == 6
     assert rec["lat"] == pytest.approx(48.8582, abs=1e-6) and rec["lon"] == pytest.approx(2.2945, abs=1e-6)
-    assert (rec["width"], rec["height"], rec["format"]) == (64, 48, "JPEG")
+    assert (rec["width"], rec["height"], rec["format"]) == (48, 64, "JPEG")   # displayed: orientation 6
+    assert (rec["stored_width"], rec["stored_height"]) == (64, 48)
     import hashlib
     assert rec["hash"] == hashlib.sha256(a.read_bytes()).hexdigest()
     assert recs[str(b)]["taken_at"] is None

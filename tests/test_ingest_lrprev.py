@@ -30,7 +30,7 @@ def test_ingest_with_catalog(trove, tmp_path):
     assert (one["taken_at"], one["camera"], one["lens"], one["rating"], one["orientation"]) == (
         "2019-07-14T16:32:10", "Canon EOS 5D Mark III", "EF24-105mm f/4L IS USM", 4, 6)
     assert (one["lat"], one["lon"], one["description"], one["title"]) == (43.2965, 5.3698, "Rex on the beach", "Summer")
-    assert (one["width"], one["height"]) == (384, 256)
+    assert (one["width"], one["height"]) == (256, 384)   # as displayed: the catalog's orientation 6
     kw = {r[0] for r in db.execute("SELECT k.name FROM photo_keywords pk JOIN keywords k ON k.id=pk.keyword_id "
                                    "WHERE pk.photo_id=?", (one["id"],))}
     people = {r[0] for r in db.execute("SELECT p.name FROM photo_people pp JOIN people p ON p.id=pp.person_id "
@@ -103,7 +103,7 @@ def test_ingest_lr13_layout(trove, tmp_path):
     path, entry, w, h, rating = db.execute(
         "SELECT l.path, l.entry, p.width, p.height, p.rating FROM locations l JOIN photos p ON p.id=l.photo_id "
         "WHERE l.path LIKE ?", (f"%{U(101)}-{IMG[1].digest}%",)).fetchone()
-    assert path.endswith("_384") and entry == "" and (w, h, rating) == (384, 256, 4)
+    assert path.endswith("_384") and entry == "" and (w, h, rating) == (256, 384, 4)
 
 
 def test_explicit_catalog_and_bad_catalog(trove, tmp_path):

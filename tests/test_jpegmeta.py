@@ -38,10 +38,10 @@ def test_exif_values_round_trip():
     assert (ex["GPS GPSLatitudeRef"], ex["GPS GPSLongitudeRef"], ex["GPS GPSAltitudeRef"]) == ("S", "W", "1")
     assert (ex["EXIF FNumber"], ex["EXIF ExposureTime"], ex["EXIF ISOSpeedRatings"]) == ("14/5", "1/4000", "6400")
     assert ex["Image Orientation"] == "Rotated 90 CCW"  # EXIF 8
-    from phototrove.media.exif import read_exif
+    from phototrove.media.probe import probe
 
-    got = read_exif(out)
-    assert got["taken_at"] == "2020-01-02T08:04:05Z" and got["orientation"] == 8
+    got = probe(out).exif
+    assert (got["taken_local"], got["utc_offset"], got["orientation"]) == ("2020-01-02T03:04:05", "-05:00", 8)
     assert (round(got["lat"], 5), round(got["lon"], 5), got["alt"]) == (-33.8568, -151.2153, -12.5)
 
 

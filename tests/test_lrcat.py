@@ -41,8 +41,9 @@ def test_join_and_metadata(lib):
     assert cat.by_id[4].orientation == 8 and cat.by_id[5].orientation == 2 and cat.by_id[5].pick == -1
     assert cat.by_id[4].lat is None  # hasGPS = 0
     meta = one.meta()
-    assert meta["taken_at"] == "2019-07-14T16:32:10" and meta["description"] == "Rex on the beach"
-    assert cat.by_id[2].meta()["taken_at"] == "2019-07-14T14:32:10Z"  # zone known -> UTC
+    assert meta["taken_local"] == "2019-07-14T16:32:10" and meta["description"] == "Rex on the beach"
+    assert "utc_offset" not in meta
+    assert (cat.by_id[2].meta()["taken_local"], cat.by_id[2].meta()["utc_offset"]) == ("2019-07-14T16:32:10", "+02:00")
 
 
 def test_capture_time_forms():

@@ -5,7 +5,6 @@ import pytest
 from PIL import Image
 
 from phototrove.media.decode import load_image, to_rgb
-from phototrove.media.exif import read_exif
 from phototrove.media.jpeg import jpeg_end
 from phototrove.media.kinds import MediaError
 from phototrove.media.probe import probe
@@ -34,21 +33,21 @@ def test_jpeg_end_handles_progressive_scans():
 def test_exif_date_gps_camera_lens_orientation():
     data = jpeg(taken="2019:07:04 12:34:56", make="Canon", model="Canon EOS 5D Mark II",
                 lens="EF24-105mm f/4L IS USM", orientation=6, gps=(48.858222, -2.2945), alt=-12.5)
-    exif = read_exif(data)
-    assert exif == {"taken_at": "2019-07-04T12:34:56", "camera": "Canon EOS 5D Mark II",
+    exif = probe(data).exif
+    assert exif == {"taken_local": "2019-07-04T12:34:56", "camera": "Canon EOS 5D Mark II", "make": "Canon",
                     "lens": "EF24-105mm f/4L IS USM", "orientation": 6,
                     "lat": pytest.approx(48.858222, abs=1e-6), "lon": pytest.approx(-2.2945, abs=1e-6),
                     "alt": -12.5}
 
 
-def test_exif_offset_gives_utc_and_make_prefixes_model():
-    exif = read_exif(jpeg(taken="2021:12:31 23:30:00", offset="-05:00", make="FUJIFILM", model="X100V"))
-    assert exif["taken_at"] == "2022-01-01T04:30:00Z"
+def test_exif_keeps_the_wall_clock_and_its_offset_and_make_prefixes_model():
+    exif = probe(jpeg(taken="2021:12:31 23:30:00", offset="-05:00", make="FUJIFILM", model="X100V")).exif
+    assert (exif["taken_local"], exif["utc_offset"]) == ("2021-12-31T23:30:00", "-05:00")
     assert exif["camera"] == "FUJIFILM X100V"
 
 
 def test_zero_gps_means_no_location():
-    assert "lat" not in read_exif(jpeg(gps=(0.0, 0.0)))
+    assert "lat" not in probe(jpeg(gps=(0.0, 0.0))).exif
 
 
 BAD = {

@@ -59,9 +59,9 @@ def test_recover_with_catalog_round_trip(trove, lib, tmp_path, monkeypatch, head
     assert ex["EXIF LensModel"] == "EF24-105mm f/4L IS USM" and ex["EXIF FNumber"] == "4"
     assert ex["EXIF ExposureTime"] == "1/250" and ex["EXIF ISOSpeedRatings"] == "200"
     assert ex["GPS GPSLatitudeRef"] == "N" and ex["Image Rating"] == "4"
-    from phototrove.media.exif import read_exif
+    from phototrove.media.probe import probe
 
-    got = read_exif(raw)
+    got = probe(raw).exif
     assert (got["lat"], got["lon"]) == pytest.approx((43.2965, 5.3698), abs=1e-6)
     x = xmp_of(raw)
     assert x == {"keywords": ["beach", "dog"], "people": ["Alice"], "description": "Rex on the beach",

@@ -83,7 +83,7 @@ def test_case_01_an_exif_value_that_does_not_parse_never_blocks_a_folder(trove, 
     assert any("+25:00" in n for n in by_name["hours_25.jpg"]["meta"]["exif"]["notes"])
     assert by_name["year_9999.jpg"]["taken_at"] == "9999-12-31T23:59:59"
     assert by_name["not_a_date.jpg"]["taken_at"] is None and by_name["not_a_date.jpg"]["meta"]["exif"]["notes"]
-    assert by_name["good_00.jpg"]["taken_at"] == "2019-07-14T08:30:00Z"
+    assert (by_name["good_00.jpg"]["taken_at"], by_name["good_00.jpg"]["utc_offset"]) == ("2019-07-14T10:30:00", "+02:00")
 
 
 # -- 2: a sidecar nested beyond what a parser can follow ---------------------------------------------
@@ -102,8 +102,10 @@ def test_case_02_a_deeply_nested_sidecar_is_one_error_row(trove, tmp_path, form)
     r = run(trove, "ingest", "takeout", *paths, "--no-embed", "--json")
     assert r.returncode == 1, r.stderr
     assert rows(trove, "SELECT stage, kind FROM errors") == [("discover", "bad-json")]
-    taken = {os.path.basename(p["path"].split("!")[-1]): p["taken_at"] for p in trove.json_lines("list")}
-    assert taken == {"good.jpg": "2019-07-14T10:30:00Z", "deep.jpg": "2019-07-14T10:30:00"}  # EXIF's
+    taken = {os.path.basename(p["path"].split("!")[-1]): (p["taken_at"], p["utc_offset"])
+             for p in trove.json_lines("list")}
+    # the camera's wall clock; the sidecar's UTC instant gives the offset where the sidecar could be read
+    assert taken == {"good.jpg": ("2019-07-14T10:30:00", "+00:00"), "deep.jpg": ("2019-07-14T10:30:00", None)}
 
 
 # -- 3: file names that are not UTF-8, in every source --------------------------------------------

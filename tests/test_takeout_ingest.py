@@ -80,7 +80,8 @@ def test_numbered_duplicates_with_different_bytes_are_three_photos(tmp_path, tro
         Y + "IMG_3479.JPG(2).json": tf.sidecar("IMG_3479.JPG", taken=1500000002, description="two"),
     }])
     ingest(trove, *parts)
-    got = {p["locations"][0]["entry"].rsplit("/", 1)[1]: (p["description"], p["taken_at"]) for p in photos(trove)}
+    got = {p["locations"][0]["entry"].rsplit("/", 1)[1]: (p["description"], p["meta"]["takeout"]["taken_utc"])
+           for p in photos(trove)}
     assert got == {"IMG_3479.JPG": ("zero", "2017-07-14T02:40:00Z"), "IMG_3479(1).JPG": ("one", "2017-07-14T02:40:01Z"),
                    "IMG_3479(2).JPG": ("two", "2017-07-14T02:40:02Z")}
 
@@ -155,7 +156,8 @@ def test_two_different_files_over_64_mib_with_equal_size_are_two_photos(tmp_path
 
 def test_live_photo_video_is_linked_inherits_metadata_and_is_not_embedded(tmp_path, trove):
     parts = tf.takeout(str(tmp_path / "e"), [
-        {Y + "IMG_5580.JPG": tf.jpeg(5), Y + "IMG_5580.JPG.json": tf.sidecar("IMG_5580.JPG", taken=1600000000)},
+        {Y + "IMG_5580.JPG": tf.jpeg(5, taken=None),
+         Y + "IMG_5580.JPG.json": tf.sidecar("IMG_5580.JPG", taken=1600000000)},
         {Y + "IMG_5580.MP4": b"\x00\x00\x00\x18ftypmp42" + bytes(5000), Y + "VID_9.mp4": b"\x00\x00\x00\x18ftypisom" + bytes(99),
          Y + "VID_9.mp4.json": tf.sidecar("VID_9.mp4", description="a clip")},
     ])
@@ -163,7 +165,8 @@ def test_live_photo_video_is_linked_inherits_metadata_and_is_not_embedded(tmp_pa
     con = db(trove)
     still = con.execute("SELECT id, taken_at FROM photos WHERE media='image'").fetchone()
     video = con.execute("SELECT live_of, taken_at FROM photos WHERE size=5012").fetchone()
-    assert video["live_of"] == still["id"] and video["taken_at"] == still["taken_at"] == "2020-09-13T12:26:40Z"
+    # the sidecar's instant, shown in UTC since no zone can be found (no EXIF clock, no GPS)
+    assert video["live_of"] == still["id"] and video["taken_at"] == still["taken_at"] == "2020-09-13T12:26:40"
     other = con.execute("SELECT live_of, description FROM photos WHERE size=111").fetchone()
     assert other["live_of"] is None and other["description"] == "a clip"  # catalogued, searchable by metadata
     assert [r[0] for r in con.execute("SELECT p.media FROM embeddings e JOIN photos p ON p.id=e.photo_id")] == ["image"]
@@ -186,14 +189,19 @@ def test_sidecar_metadata_lands_in_the_catalog_beside_exif(tmp_path, trove):
     ingest(trove, *parts)
     by = {p["locations"][0]["entry"].rsplit("/", 1)[1]: p for p in photos(trove)}
     p1 = by["IMG_1.jpg"]
-    assert (p1["taken_at"], p1["lat"], p1["lon"], p1["alt"]) == ("2019-07-14T10:30:00Z", 48.79, 2.48, 90.25)
+    assert (p1["lat"], p1["lon"], p1["alt"]) == (48.79, 2.48, 90.25)   # the sidecar's (edited) place
+    # the camera's wall clock; its offset from the sidecar's UTC instant of the same photo
+    assert (p1["taken_at"], p1["utc_offset"], p1["taken_utc"], p1["date_source"], p1["offset_source"]) == (
+        "2019-07-14T12:00:00", "+01:30", "2019-07-14T10:30:00Z", "exif", "takeout-utc")
     assert p1["description"] == "Beach day" and p1["people"] == ["Bo", "Susan"] and p1["favorite"] == 1
     tk = p1["meta"]["takeout"]
     assert tk["geo_exif"] == {"lat": 48.7, "lon": 2.4, "alt": 80.0} and tk["archived"] is True
     assert tk["title"] == "IMG_1.jpg" and tk["sidecar"].endswith("IMG_1.jpg.json")
-    assert p1["meta"]["exif"]["taken_at"] == "2019-07-14T12:00:00" and p1["meta"]["exif"]["lat"] == 10.0  # kept too
+    assert p1["meta"]["exif"]["taken_local"] == "2019-07-14T12:00:00" and p1["meta"]["exif"]["lat"] == 10.0  # kept too
     p2 = by["IMG_2.jpg"]
-    assert p2["taken_at"] == "2020-09-13T12:26:40Z"  # photoTakenTime "0": creationTime
+    # photoTakenTime "0": the upload time, last resort and said as such, local to where the camera was
+    assert (p2["taken_at"], p2["utc_offset"], p2["date_source"], p2["offset_source"]) == (
+        "2020-09-13T13:26:40", "+01:00", "takeout-upload", "gps-timezone")
     assert (p2["lat"], p2["lon"]) == (51.5, -0.12)   # geoData (0,0) is no location: the camera's
     p3 = by["IMG_3.jpg"]
     assert p3["taken_at"] is None and p3["lat"] is None and "lat" not in p3["meta"]["takeout"]
@@ -203,10 +211,10 @@ def test_sidecar_with_wrong_types_keeps_what_is_valid(tmp_path, trove):
     bad = {"title": 42, "photoTakenTime": {"timestamp": "soon"}, "creationTime": {"timestamp": 1600000000},
            "geoData": {"latitude": "north", "longitude": None}, "people": [{"name": 7}, "x", {"name": "Eve"}],
            "favorited": "yes", "description": ["not", "text"], "trashed": True}
-    parts = tf.takeout(str(tmp_path / "e"), [{Y + "IMG_1.jpg": tf.jpeg(1), Y + "IMG_1.jpg.json": bad}])
+    parts = tf.takeout(str(tmp_path / "e"), [{Y + "IMG_1.jpg": tf.jpeg(1, taken=None), Y + "IMG_1.jpg.json": bad}])
     ingest(trove, *parts)
     [p] = photos(trove)
-    assert p["taken_at"] == "2020-09-13T12:26:40Z" and p["people"] == ["Eve"]
+    assert (p["taken_at"], p["date_source"]) == ("2020-09-13T12:26:40", "takeout-upload") and p["people"] == ["Eve"]
     assert p["meta"]["takeout"].get("trashed") is True and p["favorite"] == 0 and p["description"] is None
 
 

@@ -129,7 +129,7 @@ def test_numbered_duplicates_each_take_their_own_sidecar(tmp_path):
         YEAR + "IMG_3479.JPG(2).json": tf.sidecar("IMG_3479.JPG", taken=1500000002),
     })
     assert not errors
-    assert [media[n].meta["taken_at"] for n in ("IMG_3479.JPG", "IMG_3479(1).JPG", "IMG_3479(2).JPG")] == [
+    assert [media[n].meta["taken_utc"] for n in ("IMG_3479.JPG", "IMG_3479(1).JPG", "IMG_3479(2).JPG")] == [
         "2017-07-14T02:40:00Z", "2017-07-14T02:40:01Z", "2017-07-14T02:40:02Z"]
     assert src.found.report["sidecars_matched"] == 3 and src.found.report["media_unmatched"] == []
 
@@ -241,4 +241,4 @@ def test_missing_parts_for_both_part_namings(tmp_path):
 
 def test_taken_time_falls_back_to_creation_time_when_missing(tmp_path):
     media, _, _ = discover(tmp_path, {YEAR + "A.jpg": JPEG, YEAR + "A.jpg.json": tf.sidecar("A.jpg", taken=None)})
-    assert media["A.jpg"].meta["taken_at"] == "2020-09-13T12:26:40Z"
+    assert "taken_utc" not in media["A.jpg"].meta and media["A.jpg"].meta["created_utc"] == "2020-09-13T12:26:40Z"

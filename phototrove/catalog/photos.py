@@ -5,14 +5,17 @@ import json
 import sqlite3
 from typing import Any
 
+from .capture import resolve_time
 from .sql import LOCATION_PRESENT, db_path, json_text, now_iso
 
-# Which origin's value wins for a photo column; anything not listed ranks after these.
-ORIGIN_PRIORITY = ("lrcat", "takeout", "exif")
+# Which origin's value wins for a photo column (not the capture time: capture.py has its own
+# order): the sources' records and the user's XMP carry edits; anything not listed ranks after.
+ORIGIN_PRIORITY = ("lrcat", "applephotos", "takeout", "xmp-sidecar", "xmp", "exif", "filename")
 RESOLVED_FIELDS = (
-    "taken_at", "lat", "lon", "alt", "camera", "lens", "orientation",
+    "lat", "lon", "alt", "camera", "lens", "orientation",
     "title", "description", "rating", "favorite",
 )
+TIME_FIELDS = ("taken_at", "utc_offset", "taken_utc", "date_source", "offset_source")
 
 
 class PhotoQueries:
@@ -30,6 +33,11 @@ class PhotoQueries:
             (digest, size, media, fmt, width, height, now_iso()),
         )
         return self.photo_id_by_hash(digest)
+
+    def set_dimensions(self, photo_id: int, width, height, stored_width, stored_height) -> None:
+        """The size as displayed (orientation applied) and as stored."""
+        self.db.execute("UPDATE photos SET width=?, height=?, stored_width=?, stored_height=? WHERE id=?",
+                        (width, height, stored_width, stored_height, photo_id))
 
     def set_meta(self, photo_id: int, origin: str, values: dict) -> None:
         """Replace what `origin` says about the photo (None values are dropped)."""
@@ -59,8 +67,10 @@ class PhotoQueries:
             else:
                 resolved[field] = None
         resolved["favorite"] = 1 if resolved["favorite"] else 0
-        sets = ", ".join(f"{f}=?" for f in RESOLVED_FIELDS)
-        self.db.execute(f"UPDATE photos SET {sets} WHERE id=?", [resolved[f] for f in RESOLVED_FIELDS] + [photo_id])
+        resolved.update(resolve_time(meta, resolved["lat"], resolved["lon"]))
+        fields = RESOLVED_FIELDS + TIME_FIELDS
+        sets = ", ".join(f"{f}=?" for f in fields)
+        self.db.execute(f"UPDATE photos SET {sets} WHERE id=?", [resolved[f] for f in fields] + [photo_id])
         for table, link, col, key in (("keywords", "photo_keywords", "keyword_id", "keywords"),
                                       ("people", "photo_people", "person_id", "people")):
             names = sorted({n for o in meta.values() for n in o.get(key, []) if isinstance(n, str) and n})

@@ -132,6 +132,18 @@ MIGRATIONS: list[str] = [
         added_at TEXT NOT NULL
     );
     """,
+    # v4: capture time as lived (taken_at becomes the local wall clock; its offset and the UTC
+    # instant beside it, with where each came from), displayed and stored sizes; and since the
+    # metadata reader changed, every file is read once more (embeddings are kept: same bytes)
+    """
+    ALTER TABLE photos ADD COLUMN utc_offset TEXT;       -- '+02:00'; NULL when unknown
+    ALTER TABLE photos ADD COLUMN taken_utc TEXT;        -- ISO 'Z', when the offset (or instant) is known
+    ALTER TABLE photos ADD COLUMN date_source TEXT;      -- exif | xmp-sidecar | xmp | lrcat | takeout | filename | ...
+    ALTER TABLE photos ADD COLUMN offset_source TEXT;    -- how utc_offset was found
+    ALTER TABLE photos ADD COLUMN stored_width INTEGER;  -- the pixel grid as stored (width/height: as displayed)
+    ALTER TABLE photos ADD COLUMN stored_height INTEGER;
+    UPDATE locations SET read_size = NULL, read_mtime_ns = NULL;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

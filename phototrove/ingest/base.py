@@ -4,7 +4,9 @@ An adapter only reports what it finds: where each item lives, its size/mtime sig
 metadata the source itself knows (a sidecar, a catalog row). It never hashes, embeds or indexes.
 
 Metadata keys the catalog understands (others are kept as they are, under the source's origin):
-taken_at (ISO 8601, ending in Z when UTC), lat, lon, alt, camera, lens, orientation (EXIF 1..8),
+taken_local (the wall clock, ISO 8601 without zone) with utc_offset ('+02:00') when known, or
+taken_utc (ISO 8601 ending in Z) when only the instant is known, created_utc (an upload time),
+lat, lon, alt, camera, lens, orientation (EXIF 1..8),
 title, description, rating, favorite, keywords (list), people (list), media ("image" | "video").
 """
 from __future__ import annotations

@@ -98,8 +98,12 @@ def jpeg_end(data: bytes | memoryview) -> int | None:
         return None
     pos = 2
     while pos + 4 <= n:
-        if data[pos] != 0xFF:
-            return None
+        if data[pos] != 0xFF:  # junk between segments (some cameras write it): decoders skip it too
+            nxt = data.find(b"\xff", pos) if not isinstance(data, memoryview) else bytes(data).find(b"\xff", pos)
+            if nxt < 0:
+                return None
+            pos = nxt
+            continue
         marker = data[pos + 1]
         if marker == 0xFF:  # fill byte
             pos += 1

@@ -1,64 +1,132 @@
-"""Bytes -> what a photo is: format, dimensions, completeness and EXIF, without decoding pixels.
+"""Bytes -> what a photo is: format, size as stored and as displayed, completeness, and what the
+file says of itself (EXIF; XMP and IPTC), without decoding pixels.
 
-Reading is header-only (Pillow opens lazily, exifread stops at the EXIF block), so the read stage
-costs little more than hashing. Completeness is checked from the container's own structure (a JPEG's
-markers, a PNG's IEND, ...) instead of decoding every pixel.
+Reading is header-only (Pillow opens lazily; metadata blocks are found by walking the container),
+so the read stage costs little more than hashing. Completeness is checked from the container's own
+structure (a JPEG's markers, a PNG's chunks, a HEIF's item extents, a TIFF's strips) instead of
+decoding every pixel; for a file larger than what is kept in memory, from its head and its tail.
 """
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass, field
 
+from .containers import blocks, heif_brand
 from .exif import read_exif
 from .jpeg import jpeg_end
 from .kinds import MAX_PIXELS, MediaError, heif_available
+from .tiff import TiffError, header, read_tiff
+from .xmp import read_iptc, read_xmp
 
 
 @dataclass
 class Probe:
     format: str
-    width: int
+    width: int                 # as displayed (the orientation applied)
     height: int
-    exif: dict = field(default_factory=dict)
+    exif: dict = field(default_factory=dict)   # what the camera wrote (EXIF)
+    xmp: dict = field(default_factory=dict)    # what people and their software wrote (XMP, IPTC)
+    stored_width: int | None = None            # the pixel grid as stored in the file
+    stored_height: int | None = None
+    notes: list[str] = field(default_factory=list)
 
 
-def probe(data: bytes | memoryview) -> Probe:
-    """Format, size and EXIF of an image held in memory, without decoding pixels."""
+def probe(data: bytes | memoryview, *, size: int | None = None, tail: bytes | None = None) -> Probe:
+    """Format, sizes and metadata of an image held in memory. `data` may be only the head of a
+    larger file: then `size` is the file's length and `tail` its last bytes."""
     from PIL import Image, UnidentifiedImageError
 
-    if len(data) == 0:
+    size = len(data) if size is None else size
+    if size == 0:
         raise MediaError("empty", "empty file (0 bytes)")
-    if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypmsf1", b"ftyphevc"):
-        if not heif_available():
-            raise MediaError("unsupported", "HEIC image: install phototrove[heic] (pillow-heif) to read it")
+    notes: list[str] = []
+    if heif_brand(data) is not None and not heif_available():
+        raise MediaError("unsupported", "HEIC/HEIF image: install phototrove[heic] (pillow-heif) to read it")
+    heif_available()   # registered for every file, so a HEIF is recognised whatever came before it
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            fmt, (width, height) = im.format or "?", im.size
-            pil_exif = im.info.get("exif") if fmt in ("HEIF", "AVIF") else None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with Image.open(io.BytesIO(data)) as im:
+                fmt, (width, height) = im.format or "?", im.size
+        notes += [f"{w.category.__name__}: {w.message}"[:200] for w in caught]
     except Image.DecompressionBombError as e:
         raise MediaError("too-large", f"image too large to decode safely ({e})") from None
     except UnidentifiedImageError:
+        head = header(data)
+        if head is not None and head[1]:
+            raise MediaError("unsupported", "unsupported variant: "
+                             f"{'little' if head[0] else 'big'}-endian BigTIFF") from None
         raise MediaError("not-an-image", "not an image (unrecognised content)") from None
-    except (OSError, SyntaxError, ValueError) as e:
+    except Exception as e:  # Pillow's plugins raise anything on damaged headers
         raise MediaError("corrupt", f"unreadable image: {e}") from None
     if width * height > MAX_PIXELS:
         raise MediaError("too-large", f"image too large to decode safely ({width}x{height} pixels)")
     if width <= 0 or height <= 0:
         raise MediaError("corrupt", f"image has no pixels ({width}x{height})")
-    if not complete(fmt, data):
-        raise MediaError("truncated", f"truncated {fmt} file ({len(data)} bytes)")
-    return Probe(fmt, width, height, read_exif(data, pil_exif))
+    found = blocks(data, fmt)
+    if not complete(fmt, data, size, tail, found):
+        raise MediaError("truncated", f"truncated {fmt} file ({size} bytes)")
+    exif = read_exif(found.exif)
+    xmp_notes: list[str] = []
+    xmp = {**read_iptc(found.iptc, xmp_notes), **read_xmp(found.xmp, xmp_notes)}  # XMP over IPTC (MWG)
+    notes += found.notes + exif.pop("notes", []) + xmp_notes
+    stored = (width, height)
+    if fmt in ("HEIF", "AVIF"):   # Pillow gives the displayed size; the file stores ispe, turned by irot
+        stored = found.size or ((height, width) if found.rotation in (1, 3) else (width, height))
+        displayed = (width, height)
+    else:
+        displayed = (height, width) if exif.get("orientation") in (5, 6, 7, 8) else (width, height)
+    if notes:
+        exif["notes"] = notes[:20]
+    return Probe(fmt, displayed[0], displayed[1], exif, xmp, stored[0], stored[1])
 
 
 # -- completeness ---------------------------------------------------------------------------------
-def complete(fmt: str, data: bytes | memoryview) -> bool:
+def complete(fmt: str, data: bytes | memoryview, size: int, tail: bytes | None, found) -> bool:
+    whole = size <= len(data)
+    end = bytes(data[-64:]) if whole else (tail or b"")[-(1 << 20):]
     if fmt in ("JPEG", "MPO"):
-        return jpeg_end(data) is not None
+        return jpeg_end(data) is not None if whole else b"\xff\xd9" in end.rstrip(b"\x00")[-4096:] \
+            or b"\xff\xd9" in end
     if fmt == "PNG":
-        return bytes(data[-12:]).endswith(b"IEND\xaeB`\x82") or b"IEND" in bytes(data[-64:])
+        return _png_complete(data) if whole else b"IEND" in end
     if fmt == "GIF":
-        return bytes(data[-16:]).rstrip(b"\x00").endswith(b";")
+        return end.rstrip(b"\x00").endswith(b";")
     if fmt == "WEBP":
-        return len(data) >= 8 + int.from_bytes(data[4:8], "little")
-    return True  # TIFF, HEIC: the decoder will tell at embed time
+        return size >= 8 + int.from_bytes(bytes(data[4:8]), "little")
+    if fmt in ("HEIF", "AVIF"):
+        return not found.truncated
+    if fmt == "TIFF":
+        return _tiff_complete(data, size)
+    return True
+
+
+def _png_complete(data) -> bool:
+    """Walk the chunks by their lengths to IEND (zero padding or junk after it does not matter)."""
+    pos, n = 8, len(data)
+    while pos + 8 <= n:
+        length = int.from_bytes(bytes(data[pos:pos + 4]), "big")
+        if bytes(data[pos + 4:pos + 8]) == b"IEND":
+            return True
+        pos += 12 + length
+    return False
+
+
+def _tiff_complete(data, size: int) -> bool:
+    """Every strip or tile of the first image lies inside the file."""
+    try:
+        tiff = read_tiff(data, sub_ifds=False)
+    except TiffError:
+        return True
+    ifd0 = tiff.ifd("ifd0")
+    for offsets_tag, counts_tag in ((273, 279), (324, 325)):
+        offsets, counts = ifd0.get(offsets_tag), ifd0.get(counts_tag)
+        if offsets is None or counts is None:
+            continue
+        offsets = offsets if isinstance(offsets, tuple) else (offsets,)
+        counts = counts if isinstance(counts, tuple) else (counts,)
+        if any(isinstance(o, int) and isinstance(c, int) and o + c > size for o, c in zip(offsets, counts)):
+            return False
+    return True

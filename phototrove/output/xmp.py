@@ -15,7 +15,7 @@ def build_xmp(meta: dict) -> bytes:
         props.append('xmp:Rating="-1"')
     if meta.get("color_label"):
         props.append(f'xmp:Label={_attr(meta["color_label"])}')
-    local = meta.get("taken_local") or meta.get("taken_at")
+    local = meta.get("taken_local")
     if local:
         props.append(f'photoshop:DateCreated={_attr(local + (meta.get("utc_offset") or ""))}')
     if meta.get("original_name"):

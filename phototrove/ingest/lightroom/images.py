@@ -98,9 +98,9 @@ class CatalogImage:
     def meta(self) -> dict:
         """Catalog metadata under the keys the search catalog resolves (see ingest/base.py), plus
         Lightroom's own extras."""
-        taken_at, local, offset = capture_time(self.capture_time)
+        _utc, local, offset = capture_time(self.capture_time)
         m = {
-            "taken_at": taken_at, "taken_local": local, "utc_offset": offset,
+            "taken_local": local, "utc_offset": offset,
             "lat": self.lat, "lon": self.lon, "camera": self.camera, "lens": self.lens,
             "orientation": self.orientation, "rating": self.rating, "keywords": self.keywords,
             "people": self.people, "description": self.caption, "title": self.title,

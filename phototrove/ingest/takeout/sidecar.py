@@ -48,9 +48,11 @@ def _flag(value) -> bool | None:
 def sidecar_meta(doc: dict) -> dict:
     """Catalog metadata from a photo sidecar; a field of the wrong type is left out, never fatal."""
     meta: dict = {}
-    ts = _epoch(doc.get("photoTakenTime")) or _epoch(doc.get("creationTime"))
-    if ts:
-        meta["taken_at"] = _iso(ts)
+    taken, uploaded = _epoch(doc.get("photoTakenTime")), _epoch(doc.get("creationTime"))
+    if taken:      # the instant (UTC): the local time comes from the file's EXIF or the GPS position
+        meta["taken_utc"] = _iso(taken)
+    if uploaded:   # when it was uploaded: a date of last resort, said as such
+        meta["created_utc"] = _iso(uploaded)
     edited, camera = _geo(doc.get("geoData")), _geo(doc.get("geoDataExif"))
     place = edited or camera
     if place:
