@@ -18,9 +18,12 @@ from .files import open_regular
 from .walk import walk_files
 
 
+SIDECAR_MAX = 8 << 20
+
+
 class FolderSource(Source):
     kind = "folder"
-    origin = "folder"
+    origin = "xmp-sidecar"   # what a folder knows of a photo beyond its bytes: its .xmp sidecar
 
     def __init__(self, root: str, info: dict | None = None):
         super().__init__(root, info)
@@ -35,6 +38,7 @@ class FolderSource(Source):
         if self.partial:
             yield from self._given_files()
             return
+        sidecars = Sidecars()
         for item in walk_files(self.root, excludes=self.excludes):
             if isinstance(item, FindError):
                 yield item
@@ -43,7 +47,8 @@ class FolderSource(Source):
             if os.path.splitext(entry.name)[1].lower() not in IMAGE_EXTENSIONS:
                 continue
             # a name that is not UTF-8 is kept as it is (the catalog stores its bytes)
-            yield Found(entry.path, size=st.st_size, mtime_ns=st.st_mtime_ns, rank=entry.path.count(os.sep))
+            yield Found(entry.path, size=st.st_size, mtime_ns=st.st_mtime_ns, meta=sidecars.meta(entry.path),
+                        rank=entry.path.count(os.sep))
         for path, message in self.excludes.notes:
             yield Note(path, message)
 
@@ -61,7 +66,8 @@ class FolderSource(Source):
                 yield FindError(path, "not-a-photo", f"not a photo file trove reads "
                                                      f"({', '.join(sorted(IMAGE_EXTENSIONS))})")
             else:
-                yield Found(path, size=st.st_size, mtime_ns=st.st_mtime_ns, rank=path.count(os.sep))
+                yield Found(path, size=st.st_size, mtime_ns=st.st_mtime_ns, meta=Sidecars().meta(path),
+                            rank=path.count(os.sep))
 
     def discovery_counts(self) -> dict[str, int]:
         ex = self.excludes.excluded
@@ -69,6 +75,42 @@ class FolderSource(Source):
 
     def open(self, loc: Location) -> BinaryIO:
         return open_regular(loc.path)
+
+
+class Sidecars:
+    """The `.xmp` sidecars digiKam, darktable and Lightroom write beside photos (`IMG_1.CR2.xmp`
+    or `IMG_1.xmp`): what they say becomes the photo's source metadata, so a changed sidecar
+    makes the photo's metadata be read again."""
+
+    def __init__(self) -> None:
+        self.folder: str | None = None
+        self.names: dict[str, str] = {}   # lowercase name -> name, of the folder's files
+
+    def meta(self, path: str) -> dict:
+        folder, name = os.path.split(path)
+        if folder != self.folder:
+            self.folder = folder
+            try:
+                self.names = {n.lower(): n for n in os.listdir(folder) if n.lower().endswith(".xmp")}
+            except OSError:
+                self.names = {}
+        if not self.names:
+            return {}
+        stem = os.path.splitext(name)[0]
+        found = self.names.get(name.lower() + ".xmp") or self.names.get(stem.lower() + ".xmp")
+        if found is None:
+            return {}
+        from ..media.xmp import read_xmp
+
+        notes: list[str] = []
+        try:
+            with open_regular(os.path.join(folder, found)) as f:
+                data = f.read(SIDECAR_MAX + 1)
+        except OSError as e:
+            return {"xmp_sidecar": found, "notes": [f"{found}: {e.strerror or e}"]}
+        if len(data) > SIDECAR_MAX:
+            return {"xmp_sidecar": found, "notes": [f"{found}: larger than 8 MiB: ignored"]}
+        return {**read_xmp([data], notes), "xmp_sidecar": found, **({"notes": notes} if notes else {})}
 
 
 def folder_sources(paths: list[str], *, exclude=(), no_default_excludes: bool = False) -> list[FolderSource]:

@@ -37,7 +37,7 @@ def blocks(data: bytes | memoryview, fmt: str) -> Blocks:
     data = bytes(data) if isinstance(data, memoryview) else data
     out = Blocks()
     reader = {"JPEG": _jpeg, "MPO": _jpeg, "PNG": _png, "WEBP": _webp, "HEIF": _heif, "AVIF": _heif,
-              "TIFF": _tiff}.get(fmt)
+              "TIFF": _tiff, "GIF": _gif}.get(fmt)
     if reader is not None:
         try:
             reader(data, out)
@@ -83,8 +83,30 @@ def _jpeg(data: bytes, out: Blocks) -> None:
         pos += 2 + length
     if junk:
         out.notes.append(f"{junk} junk byte(s) between JPEG segments (as some cameras write): skipped")
+    if out.iptc is None:
+        out.iptc = _afcp_iptc(data)
     for chunks in extended.values():
         out.xmp.append(b"".join(chunks[k] for k in sorted(chunks)))
+
+
+def _afcp_iptc(data: bytes) -> bytes | None:
+    """IPTC in an AFCP trailer (AXS File Concatenation Protocol, after the JPEG's end): the last
+    12 bytes are 'AXS!' (big-endian) or 'AXS*' (little-endian) and where the trailer starts; there,
+    a directory of (tag, size, offset) entries."""
+    tail = data[-12:]
+    if len(data) < 24 or tail[:3] != b"AXS" or tail[3:4] not in (b"!", b"*"):
+        return None
+    e = ">" if tail[3:4] == b"!" else "<"
+    start = struct.unpack(e + "I", tail[4:8])[0]
+    if start + 12 > len(data) or data[start:start + 4] != tail[:4]:
+        return None
+    count = struct.unpack(e + "H", data[start + 6:start + 8])[0]
+    for i in range(min(count, 64)):
+        at = start + 12 + 12 * i
+        tag, size, offset = data[at:at + 4], *struct.unpack(e + "II", data[at + 4:at + 12])
+        if tag == b"IPTC" and offset + size <= len(data):
+            return data[offset:offset + size]
+    return None
 
 
 def photoshop_iptc(irb: bytes) -> bytes | None:
@@ -176,6 +198,17 @@ def _webp(data: bytes, out: Blocks) -> None:
         pos += 8 + length + (length & 1)
 
 
+# -- GIF ----------------------------------------------------------------------------------------------
+def _gif(data: bytes, out: Blocks) -> None:
+    """XMP in the 'XMP DataXMP' application extension (the packet, then a 258-byte magic trailer)."""
+    at = data.find(b"\x21\xff\x0bXMP DataXMP")
+    if at < 0:
+        return
+    start = at + 14
+    end = data.find(b"\x01\xff\xfe", start)
+    out.xmp.append(data[start:end if end > 0 else len(data)])
+
+
 # -- TIFF ---------------------------------------------------------------------------------------------
 def _tiff(data: bytes, out: Blocks) -> None:
     from .tiff import TiffError, read_tiff
@@ -190,6 +223,8 @@ def _tiff(data: bytes, out: Blocks) -> None:
     if isinstance(xmp, (bytes, str)):
         out.xmp.append(xmp if isinstance(xmp, bytes) else xmp.encode("utf-8"))
     iptc = ifd0.get(33723)
+    if isinstance(iptc, tuple) and iptc and all(isinstance(v, int) for v in iptc):   # often typed LONG
+        iptc = struct.pack((">" if data[:2] == b"MM" else "<") + f"{len(iptc)}I", *iptc)
     if isinstance(iptc, bytes):
         out.iptc = iptc
     elif isinstance(ifd0.get(34377), bytes):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 import io
 
-from .kinds import MAX_PIXELS, MediaError, heif_available
+from .kinds import MediaError, heif_available, pillow_limits
 
 
 def load_image(data: bytes | memoryview, min_side: int | None = None):
@@ -13,7 +13,7 @@ def load_image(data: bytes | memoryview, min_side: int | None = None):
     from PIL import Image, ImageOps
 
     heif_available()
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    pillow_limits()
     try:
         im = Image.open(io.BytesIO(data))
         if min_side and im.format == "JPEG":

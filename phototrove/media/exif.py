@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from .tiff import Tiff, TiffError, read_tiff
 
-MAKE, MODEL, ORIENTATION, DATETIME = 0x010F, 0x0110, 0x0112, 0x0132
+MAKE, MODEL, ORIENTATION, DATETIME, RATING = 0x010F, 0x0110, 0x0112, 0x0132, 0x4746
 ORIGINAL, DIGITIZED = 0x9003, 0x9004
 OFFSET, OFFSET_ORIGINAL, OFFSET_DIGITIZED = 0x9010, 0x9011, 0x9012
 SUBSEC, SUBSEC_ORIGINAL, SUBSEC_DIGITIZED = 0x9290, 0x9291, 0x9292
@@ -35,7 +35,7 @@ def exif_fields(tiff: Tiff) -> dict:
     out: dict = {}
     notes: list[str] = list(tiff.notes)
     for name, read in (("date", _date), ("GPS", _gps), ("camera", _camera), ("exposure", _exposure),
-                       ("orientation", _orientation)):
+                       ("orientation", _orientation), ("rating", _rating)):
         try:
             read(tiff, out, notes)
         except Exception as e:  # an odd value of one field must not cost the others
@@ -84,6 +84,9 @@ def _date(tiff: Tiff, out: dict, notes: list[str]) -> None:
         if digits:
             local += "." + digits.group(1)
         out["taken_local"] = local
+        zone = value.strip()[19:].lstrip("0123456789.")   # an ISO date written where EXIF wants its own
+        if offset is None and (zone == "Z" or OFFSET_RE.fullmatch(zone)):
+            offset = "+00:00" if zone == "Z" else zone
         if offset is not None:
             delta = utc_offset(offset)
             if delta is None:
@@ -152,6 +155,12 @@ def _exposure(tiff: Tiff, out: dict, notes: list[str]) -> None:
     iso = iso[0] if isinstance(iso, tuple) and iso else iso
     if isinstance(iso, int) and iso > 0:
         out["iso"] = iso
+
+
+def _rating(tiff: Tiff, out: dict, notes: list[str]) -> None:
+    value = tiff.ifd("ifd0").get(RATING)   # Microsoft's, as Windows and some cameras write it
+    if isinstance(value, int) and 0 <= value <= 5:
+        out["rating"] = value
 
 
 def _orientation(tiff: Tiff, out: dict, notes: list[str]) -> None:

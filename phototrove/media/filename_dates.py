@@ -38,5 +38,5 @@ def filename_date(name: str) -> str | None:
                 continue
             text = when.strftime("%Y-%m-%dT%H:%M:%S")
             frac = g[6] if timed and len(g) > 6 else None
-            return text + (f".{frac}" if frac else "")
+            return text + (f".{frac}" if frac and frac.strip("0") else "")
     return None

@@ -1,7 +1,8 @@
 """What counts as a photo file, what is OS junk, and the error every media reader raises."""
 from __future__ import annotations
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".tif", ".tiff", ".heic", ".heif"}
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".tif", ".tiff", ".heic", ".heif", ".hif",
+                    ".avif", ".bmp"}
 JUNK_NAMES = {".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r"}
 MAX_PIXELS = 1 << 28  # 268 MP: more than any camera or sane panorama; beyond is an image bomb
 
@@ -33,3 +34,12 @@ def heif_available() -> bool:
         except ImportError:
             _heif_registered = False
     return _heif_registered
+
+
+def pillow_limits() -> None:
+    """Pillow's guards set for photos: decompression bombs refused beyond MAX_PIXELS, and PNG text
+    chunks (XMP, raw EXIF profiles) up to 64 MiB instead of 1 MiB (real files carry more)."""
+    from PIL import Image, PngImagePlugin
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    PngImagePlugin.MAX_TEXT_CHUNK = PngImagePlugin.MAX_TEXT_MEMORY = 64 << 20

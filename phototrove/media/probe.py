@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from .containers import blocks, heif_brand
 from .exif import read_exif
 from .jpeg import jpeg_end
-from .kinds import MAX_PIXELS, MediaError, heif_available
+from .kinds import MAX_PIXELS, MediaError, heif_available, pillow_limits
 from .tiff import TiffError, header, read_tiff
-from .xmp import read_iptc, read_xmp
+from .xmp import merge_xmp_iptc, read_iptc, read_xmp
 
 
 @dataclass
@@ -44,7 +44,7 @@ def probe(data: bytes | memoryview, *, size: int | None = None, tail: bytes | No
     if heif_brand(data) is not None and not heif_available():
         raise MediaError("unsupported", "HEIC/HEIF image: install phototrove[heic] (pillow-heif) to read it")
     heif_available()   # registered for every file, so a HEIF is recognised whatever came before it
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    pillow_limits()
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -70,9 +70,11 @@ def probe(data: bytes | memoryview, *, size: int | None = None, tail: bytes | No
         raise MediaError("truncated", f"truncated {fmt} file ({size} bytes)")
     exif = read_exif(found.exif)
     xmp_notes: list[str] = []
-    xmp = {**read_iptc(found.iptc, xmp_notes), **read_xmp(found.xmp, xmp_notes)}  # XMP over IPTC (MWG)
+    xmp = merge_xmp_iptc(read_xmp(found.xmp, xmp_notes), read_iptc(found.iptc, xmp_notes))
     notes += found.notes + exif.pop("notes", []) + xmp_notes
     stored = (width, height)
+    if fmt == "TIFF":   # Pillow turns some TIFFs (those libtiff decodes) by their orientation already
+        stored = _tiff_size(data) or stored
     if fmt in ("HEIF", "AVIF"):   # Pillow gives the displayed size; the file stores ispe, turned by irot
         stored = found.size or ((height, width) if found.rotation in (1, 3) else (width, height))
         displayed = (width, height)
@@ -86,14 +88,13 @@ def probe(data: bytes | memoryview, *, size: int | None = None, tail: bytes | No
 # -- completeness ---------------------------------------------------------------------------------
 def complete(fmt: str, data: bytes | memoryview, size: int, tail: bytes | None, found) -> bool:
     whole = size <= len(data)
-    end = bytes(data[-64:]) if whole else (tail or b"")[-(1 << 20):]
+    end = (tail or b"")[-(1 << 20):]   # a large file's last bytes
     if fmt in ("JPEG", "MPO"):
-        return jpeg_end(data) is not None if whole else b"\xff\xd9" in end.rstrip(b"\x00")[-4096:] \
-            or b"\xff\xd9" in end
+        return jpeg_end(data) is not None if whole else b"\xff\xd9" in end
     if fmt == "PNG":
         return _png_complete(data) if whole else b"IEND" in end
-    if fmt == "GIF":
-        return end.rstrip(b"\x00").endswith(b";")
+    if fmt == "GIF":   # the trailer byte, zero padding after it allowed
+        return (bytes(data) if whole else end).rstrip(b"\x00").endswith(b";")
     if fmt == "WEBP":
         return size >= 8 + int.from_bytes(bytes(data[4:8]), "little")
     if fmt in ("HEIF", "AVIF"):
@@ -101,6 +102,15 @@ def complete(fmt: str, data: bytes | memoryview, size: int, tail: bytes | None, 
     if fmt == "TIFF":
         return _tiff_complete(data, size)
     return True
+
+
+def _tiff_size(data) -> tuple[int, int] | None:
+    try:
+        ifd0 = read_tiff(data, sub_ifds=False).ifd("ifd0")
+    except TiffError:
+        return None
+    w, h = ifd0.get(256), ifd0.get(257)
+    return (w, h) if isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0 else None
 
 
 def _png_complete(data) -> bool:

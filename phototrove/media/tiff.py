@@ -141,7 +141,7 @@ class _Reader:
         else:
             tag, typ, count = struct.unpack(e + "HHI", data[at:at + 8])
             inline, room = at + 8, 4
-        if typ not in TYPES:
+        if typ not in TYPES or tag in ifd.tags:   # a tag given twice: the first stands, as readers agree
             return
         size = TYPES[typ][0] * count
         if size > MAX_VALUE:
@@ -178,4 +178,4 @@ def text(raw: bytes) -> str:
         s = raw.decode("utf-8")
     except UnicodeDecodeError:
         s = raw.decode("latin-1")
-    return s.strip()
+    return "".join("?" if ord(c) < 32 and c not in "\t\n" or 0x7F <= ord(c) < 0xA0 else c for c in s).strip()

@@ -42,7 +42,10 @@ def read_xmp(packets: list[bytes], notes: list[str] | None = None) -> dict:
         if root is None:
             continue
         for key, value in _fields(root).items():
-            out.setdefault(key, value)
+            if key in ("keywords", "keyword_paths", "people") and key in out:   # several packets: all of them
+                out[key] = sorted(set(out[key]) | set(value))
+            else:
+                out.setdefault(key, value)
     return out
 
 
@@ -51,7 +54,7 @@ def _parse(packet: bytes, notes: list[str] | None):
         if notes is not None:
             notes.append("XMP packet larger than 8 MiB: ignored")
         return None
-    data = packet.strip(b"\x00 \r\n\t")
+    data = _utf8(packet).strip(b"\x00 \r\n\t")
     start = data.find(b"<x:xmpmeta")
     if start < 0:
         start = data.find(b"<rdf:RDF")
@@ -67,6 +70,32 @@ def _parse(packet: bytes, notes: list[str] | None):
         if notes is not None:
             notes.append(f"XMP not well-formed ({e}): ignored")
         return None
+
+
+def _utf8(packet: bytes) -> bytes:
+    """XMP may be serialized in UTF-16 or UTF-32 (with or without a BOM): make it UTF-8."""
+    head = packet[:64]
+    for bom, enc in ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
+                     (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le")):
+        if head.startswith(bom):
+            return packet.decode(enc, "replace").encode("utf-8")
+    if head.count(b"\x00") > len(head) // 3:   # no BOM, but every other byte NUL: UTF-16
+        enc = "utf-16-be" if head[:1] == b"\x00" else "utf-16-le"
+        return packet.decode(enc, "replace").lstrip("\ufeff").encode("utf-8")
+    return packet
+
+
+def merge_xmp_iptc(xmp: dict, iptc: dict) -> dict:
+    """XMP and IPTC of one file as one: XMP wins a field both have (as the Metadata Working Group
+    says), keywords are the union, and a date comes whole (its zone with it) from one or the other."""
+    out = {**iptc, **xmp}
+    if "taken_local" in xmp:
+        out.pop("utc_offset", None)
+        if "utc_offset" in xmp:
+            out["utc_offset"] = xmp["utc_offset"]
+    if xmp.get("keywords") or iptc.get("keywords"):
+        out["keywords"] = sorted(set(xmp.get("keywords", [])) | set(iptc.get("keywords", [])))
+    return out
 
 
 def _descriptions(root):
@@ -166,7 +195,9 @@ def _fields(root) -> dict:
     lat, lon = gps_coord(_text(_prop(root, "exif:GPSLatitude"))), gps_coord(_text(_prop(root, "exif:GPSLongitude")))
     if lat is not None and lon is not None and abs(lat) <= 90 and abs(lon) <= 180 and not (lat == 0 and lon == 0):
         out["lat"], out["lon"] = round(lat, 7), round(lon, 7)
-    camera = " ".join(x for x in (_text(_prop(root, "tiff:Make")), _text(_prop(root, "tiff:Model"))) if x)
+    from .exif import camera_name
+
+    camera = camera_name(_text(_prop(root, "tiff:Make")), _text(_prop(root, "tiff:Model")))
     if camera:
         out["camera"] = camera
     lens = _text(_prop(root, "aux:Lens")) or _text(_prop(root, "exifEX:LensModel"))
@@ -180,8 +211,11 @@ def parse_date(text: str | None) -> tuple[str, str | None] | None:
     noon-less midnight of that day; None for what is not a date."""
     if not text:
         return None
-    m = _ISO.match(text.strip().replace("/", "-").replace(":", "-", 2) if re.match(r"\d{4}:\d\d:\d\d", text.strip())
-                   else text.strip())
+    t = text.strip()
+    t = t.replace("/", "-").replace(":", "-", 2) if re.match(r"\d{4}:\d\d:\d\d", t) else t
+    m = _ISO.match(t)
+    if not m:  # junk after a whole date and time ('2021:08:19 18:48:53A'): the date and time stand
+        m = _ISO.match(t[:19]) if len(t) > 19 and re.match(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d", t) else None
     if not m:
         return None
     y, mo, d, h, mi, s, frac, zone = m.groups()
