@@ -178,8 +178,11 @@ def test_05_tiff_both_byte_orders_and_a_damaged_ifd_entry(trove, tmp_path):
                  if int.from_bytes(data[i:i + 2], "little") == victim)
     data[entry + 8:entry + 12] = (10 ** 9).to_bytes(4, "little")
     (src / "damaged.tif").write_bytes(bytes(data))
-    trove("ingest", "folder", src, "--no-embed")
+    r = trove("ingest", "folder", src, "--no-embed", quiet=False)
+    assert "Warning" not in r.stderr   # Pillow's warnings are recorded with the file, never printed bare
     got = listed(trove)
+    notes = got["damaged.tif"]["meta"]["exif"]["notes"]
+    assert any("0x0131" in n for n in notes) and any(n.startswith("UserWarning") for n in notes), notes
     for name in ("little.tif", "damaged.tif"):
         assert (got[name]["taken_at"], got[name]["camera"]) == ("2017-01-02T03:04:05", "NIKON D850"), name
     assert got["big.tif"]["camera"] == "NIKON D850"

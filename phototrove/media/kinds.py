@@ -1,6 +1,9 @@
 """What counts as a photo file, what is OS junk, and the error every media reader raises."""
 from __future__ import annotations
 
+import threading
+import warnings
+
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".tif", ".tiff", ".heic", ".heif", ".hif",
                     ".avif", ".bmp"}
 JUNK_NAMES = {".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r"}
@@ -38,8 +41,41 @@ def heif_available() -> bool:
 
 def pillow_limits() -> None:
     """Pillow's guards set for photos: decompression bombs refused beyond MAX_PIXELS, and PNG text
-    chunks (XMP, raw EXIF profiles) up to 64 MiB instead of 1 MiB (real files carry more)."""
+    chunks (XMP, raw EXIF profiles) up to 64 MiB instead of 1 MiB (real files carry more). Its
+    warnings go to the file being read (collect_warnings), never bare to stderr."""
     from PIL import Image, PngImagePlugin
 
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     PngImagePlugin.MAX_TEXT_CHUNK = PngImagePlugin.MAX_TEXT_MEMORY = 64 << 20
+    global _original_show
+    if warnings.showwarning is not _show:
+        _original_show = warnings.showwarning
+        warnings.showwarning = _show
+        warnings.filterwarnings("always", module=r"PIL\..*")
+
+
+_collecting = threading.local()
+_original_show = warnings.showwarning
+
+
+class collect_warnings:
+    """`with collect_warnings() as notes:` the warnings libraries raise in this thread, as notes
+    (thread-safe, unlike warnings.catch_warnings, since the read stage probes in a pool)."""
+
+    def __enter__(self) -> list[str]:
+        self.before = getattr(_collecting, "notes", None)
+        _collecting.notes = []
+        return _collecting.notes
+
+    def __exit__(self, *exc) -> None:
+        _collecting.notes = self.before
+
+
+def _show(message, category, filename, lineno, file=None, line=None) -> None:
+    if "PIL" not in str(filename) and "pillow_heif" not in str(filename):
+        return _original_show(message, category, filename, lineno, file, line)
+    notes = getattr(_collecting, "notes", None)
+    if notes is not None:
+        notes.append(f"{category.__name__}: {message}"[:200])
+    # outside a read (decoding for the model or a thumbnail) a library's warning says nothing the
+    # user can act on: the error, if it comes to one, is recorded with the photo

@@ -9,13 +9,12 @@ decoding every pixel; for a file larger than what is kept in memory, from its he
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass, field
 
 from .containers import blocks, heif_brand
 from .exif import read_exif
 from .jpeg import jpeg_end
-from .kinds import MAX_PIXELS, MediaError, heif_available, pillow_limits
+from .kinds import MAX_PIXELS, MediaError, collect_warnings, heif_available, pillow_limits
 from .tiff import TiffError, header, read_tiff
 from .xmp import merge_xmp_iptc, read_iptc, read_xmp
 
@@ -46,11 +45,10 @@ def probe(data: bytes | memoryview, *, size: int | None = None, tail: bytes | No
     heif_available()   # registered for every file, so a HEIF is recognised whatever came before it
     pillow_limits()
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with collect_warnings() as caught:
             with Image.open(io.BytesIO(data)) as im:
                 fmt, (width, height) = im.format or "?", im.size
-        notes += [f"{w.category.__name__}: {w.message}"[:200] for w in caught]
+        notes += caught
     except Image.DecompressionBombError as e:
         raise MediaError("too-large", f"image too large to decode safely ({e})") from None
     except UnidentifiedImageError:
