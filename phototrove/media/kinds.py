@@ -4,8 +4,15 @@ from __future__ import annotations
 import threading
 import warnings
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".tif", ".tiff", ".heic", ".heif", ".hif",
-                    ".avif", ".bmp"}
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".tif", ".tiff", ".heic", ".heif",
+                    ".hif", ".avif", ".bmp"}
+# camera RAW (DNG included: its pixels need the RAW path, its preview is what a viewer shows)
+RAW_EXTENSIONS = {".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".sr2", ".srf", ".raf", ".orf", ".rw2",
+                  ".rwl", ".pef", ".srw", ".3fr", ".fff", ".iiq", ".erf", ".kdc", ".dcr", ".mrw", ".x3f", ".mos",
+                  ".gpr", ".raw"}
+# `.mp` is a Pixel motion photo's video part
+VIDEO_EXTENSIONS = {".mp4", ".mov", ".qt", ".m4v", ".3gp", ".3g2", ".mkv", ".avi", ".wmv", ".asf", ".mpg",
+                    ".mpeg", ".mts", ".m2ts", ".webm", ".mp", ".flv"}
 JUNK_NAMES = {".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r"}
 MAX_PIXELS = 1 << 28  # 268 MP: more than any camera or sane panorama; beyond is an image bomb
 
@@ -16,6 +23,19 @@ class MediaError(Exception):
     def __init__(self, kind: str, message: str):
         super().__init__(message)
         self.kind = kind
+
+
+def media_for_name(name: str) -> str | None:
+    """'image', 'raw', 'video' or None (not media, or not known by its name) from a file name."""
+    i = name.rfind(".")
+    ext = name[i:].lower() if i > 0 else ""
+    if ext in IMAGE_EXTENSIONS:
+        return "image"
+    if ext in RAW_EXTENSIONS:
+        return "raw"
+    if ext in VIDEO_EXTENSIONS:
+        return "video"
+    return None
 
 
 def is_junk(name: str) -> bool:

@@ -7,49 +7,55 @@ import re
 
 from .matching import split_ext, unedited
 
-IMAGE_EXT = {".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".heic", ".heif", ".dng", ".tif", ".tiff",
-             ".bmp", ".avif"}
-VIDEO_EXT = {".mp4", ".mov", ".m4v", ".3gp", ".3g2", ".avi", ".mts", ".m2ts", ".mkv", ".webm", ".mpg",
-             ".mpeg", ".wmv", ".mp"}
-YEAR_FOLDER = re.compile(r"^[^\d]{0,40}(18|19|20)\d\d[^\d]{0,12}$")
-DAY_FOLDER = re.compile(r"^(18|19|20)\d\d-\d\d-\d\d(\s*#\d+)?$")
+# Google's own year folders, in the languages Takeout writes them ("Photos from 2019"), and the
+# day folders of exports before 2021 ("2005-02-05"). Nothing else: "Family Photos 2021",
+# "2019-Summer-Trip" or "Photos from 2023 (Backup)" are the user's albums.
+_YEAR_PHRASES = ("photos from", "fotos von", "fotos aus", "photos de", "fotos de", "fotos do", "foto del",
+                 "foto dal", "foto's uit", "foto’s uit", "zdjęcia z", "фото за", "фотографии за", "фото з",
+                 "foton från", "billeder fra", "bilder fra", "kuvat vuodelta", "fotky z roku", "φωτογραφίες από")
+YEAR_FOLDER = re.compile(r"^(?:%s) (?:18|19|20)\d\d(?: (?:г\.?|год|рік|року))?$"
+                         % "|".join(re.escape(p) for p in _YEAR_PHRASES), re.I)
+YEAR_FOLDER_AFTER = re.compile(r"^(?:18|19|20)\d\d ?(?:年の写真|年的照片|年的相片|년 사진|년의 사진)$")
+DAY_FOLDER = re.compile(r"^(?:18|19|20)\d\d-[01]\d-[0-3]\d(?: ?#\d+)?$")
 PHOTOS_PRODUCT_HINT = re.compile(r"^google\s*(photos|fotos|foto|фото|φωτογραφίες|フォト|相册|포토)", re.I)
-SPECIAL_NAMES = {"trash", "bin", "archive", "archiv", "archivio", "archives", "locked folder",
-                 "failed videos", "papierkorb", "corbeille", "papelera", "cestino", "prullenbak", "kosz"}
+# Google's special folders (localized), and the flag their photos carry even without a sidecar
+TRASH_NAMES = {"trash", "bin", "papierkorb", "corbeille", "papelera", "cestino", "prullenbak", "kosz", "lixeira",
+               "papperskorgen", "papirkurv", "roskakori", "koš", "корзина", "кошик", "ごみ箱", "垃圾桶", "휴지통"}
+ARCHIVE_NAMES = {"archive", "archiv", "archivio", "archives", "archivo", "arquivo", "archief", "archiwum",
+                 "arkiv", "arkisto", "архив", "архів", "アーカイブ", "归档", "보관함"}
+LOCKED_NAMES = {"locked folder", "gesperrter ordner", "dossier verrouillé", "carpeta bloqueada",
+                "cartella bloccata", "vergrendelde map", "pasta trancada", "folder zablokowany", "заблокированная папка"}
+OTHER_SPECIAL = {"failed videos"}
 
 # a location's rank: lower is preferred as the photo's primary path
 RANK_YEAR, RANK_ALBUM, RANK_SPECIAL, RANK_OTHER = 0, 10, 20, 30
 
 
-def media_kind(name: str) -> str | None:
-    """'image', 'video' or None (not media) from a file name."""
-    stem, ext = split_ext(name)
-    ext = ext.lower()
-    if ext in IMAGE_EXT:
-        return "image"
-    if ext in VIDEO_EXT:
-        return "video"
-    if not ext and stem.upper().startswith(("MVIMG_", "MV_", "PXL_", "IMG_", "VID_")):
-        return "video"  # extension-less motion photo video parts are really MP4
-    return None
+def is_year_folder(name: str) -> bool:
+    flat = " ".join(name.replace("\u00a0", " ").replace("\u202f", " ").split())
+    return bool(YEAR_FOLDER.match(flat) or YEAR_FOLDER_AFTER.match(flat) or DAY_FOLDER.match(flat))
 
 
-def classify(key: tuple, album: tuple | None, sidecars: list[dict]) -> tuple[int, tuple | None]:
-    """(rank, album (key, title, description) or None) of the folder at logical path `key`, given
-    its album JSON's (title, description) and its sidecars' metadata."""
+def classify(key: tuple, album: tuple | None, sidecars: list[dict]) -> tuple[int, tuple | None, dict]:
+    """(rank, album (key, title, description) or None, flags every photo in it carries) of the
+    folder at logical path `key`, given its album JSON's (title, description) and its sidecars'
+    metadata."""
     name = key[-1] if key else ""
-    flat = name.replace("\u00a0", " ").replace("\u202f", " ")
+    low = " ".join(name.replace("\u00a0", " ").split()).lower()
     if album is not None:
         title, desc = album
-        return RANK_ALBUM, ("/".join(key), title or name, desc)
-    if YEAR_FOLDER.match(flat) or DAY_FOLDER.match(flat):
-        return RANK_YEAR, None
-    if flat.lower() in SPECIAL_NAMES or (sidecars and (all(s.get("trashed") for s in sidecars)
-                                                       or all(s.get("archived") for s in sidecars))):
-        return RANK_SPECIAL, None
+        return RANK_ALBUM, ("/".join(key), title or name, desc), {}
+    if is_year_folder(name):
+        return RANK_YEAR, None, {}
+    flags = {}
+    for flag, names in (("trashed", TRASH_NAMES), ("archived", ARCHIVE_NAMES), ("locked", LOCKED_NAMES)):
+        if low in names or (sidecars and all(s.get(flag) for s in sidecars)):
+            flags[flag] = True
+    if flags or low in OTHER_SPECIAL:
+        return RANK_SPECIAL, None, flags
     if len(key) < 2:  # files right in the product folder (or above it): no album
-        return RANK_OTHER, None
-    return RANK_ALBUM, ("/".join(key), name, None)  # older exports: albums without album JSON
+        return RANK_OTHER, None, {}
+    return RANK_ALBUM, ("/".join(key), name, None), {}  # an album without album JSON: its folder's name
 
 
 def pair_live(media: dict[str, str]) -> dict[str, str]:
@@ -57,7 +63,7 @@ def pair_live(media: dict[str, str]) -> dict[str, str]:
     `PXL.MP` + `PXL.MP.jpg`, `MVIMG_x` + `MVIMG_x.jpg`."""
     by_stem: dict[str, str] = {}
     by_name: dict[str, str] = {}
-    for name, kind in media.items():
+    for name, kind in sorted(media.items()):  # sorted: the same pairs whatever the entry order
         if kind == "image":
             by_stem.setdefault(split_ext(name)[0].casefold(), name)
             by_name[name.casefold()] = name

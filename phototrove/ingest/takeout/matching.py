@@ -36,7 +36,7 @@ def nfc(s: str) -> str:
 
 
 def utf16_len(s: str) -> int:
-    return len(s.encode("utf-16-le")) // 2
+    return len(s.encode("utf-16-le", "surrogatepass")) // 2  # (lone surrogates: names not UTF-8)
 
 
 def clip16(s: str, limit: int = JSON_CLIP) -> str:
@@ -133,16 +133,32 @@ def title_candidates(media_name: str) -> list[tuple[str, int]]:
     return out
 
 
+def precedence(json_name: str, key: str) -> tuple:
+    """When two sidecars stand for the same title (`x.jpg.json` and
+    `x.jpg.supplemental-metadata.json` in one folder, as when two exports are merged), the one
+    that sorts first wins: the newer `.supplemental-metadata` form written out in full, then the
+    plain `.json`, then clipped forms longest first; then by name. Never the order read in."""
+    stem = nfc(json_name)[:-5]
+    base = _NUMBERED.fullmatch(stem)
+    stem = base.group(1) if base and base.group(1) else stem
+    folded, k = stem.casefold(), key.casefold()
+    form = 0 if folded == k + "." + SUPPLEMENTAL else 1 if folded == k else 2
+    return form, -utf16_len(json_name), json_name
+
+
 @dataclass
 class SidecarIndex(Generic[T]):
     """The sidecars of one folder, looked up by the names a media file could have produced."""
-    exact: dict[tuple[str, int], T] = field(default_factory=dict)
-    folded: dict[tuple[str, int], T] = field(default_factory=dict)
+    exact: dict[tuple[str, int], tuple[tuple, T]] = field(default_factory=dict)
+    folded: dict[tuple[str, int], tuple[tuple, T]] = field(default_factory=dict)
 
     def add(self, json_name: str, item: T) -> None:
         for key, n in sidecar_keys(json_name):
-            self.exact.setdefault((key, n), item)
-            self.folded.setdefault((key.casefold(), n), item)
+            rank = precedence(json_name, key)
+            for table, k in ((self.exact, (key, n)), (self.folded, (key.casefold(), n))):
+                held = table.get(k)
+                if held is None or rank < held[0]:
+                    table[k] = (rank, item)
 
     def find(self, media_name: str) -> T | None:
         cands = title_candidates(media_name)
@@ -151,5 +167,14 @@ class SidecarIndex(Generic[T]):
                 for key in (title, clip16(title)):
                     hit = table.get((key.casefold() if fold else key, n))
                     if hit is not None:
-                        return hit
+                        return hit[1]
         return None
+
+    def rivals(self, json_name: str) -> list[T]:
+        """The sidecars that won a title this one also stands for (it lost to them)."""
+        out: list[T] = []
+        for key, n in sidecar_keys(json_name):
+            held = self.exact.get((key, n))
+            if held is not None and held[0] != precedence(json_name, key) and held[1] not in out:
+                out.append(held[1])
+        return out

@@ -8,7 +8,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from ...media.kinds import is_junk
+from ...media.kinds import is_junk, media_for_name
+from ...media.sniff import HEAD_BYTES
 from ..archives import MAX_SMALL_READ, ArchiveError, ArchivePool, Member, archive_kind, iter_tar, list_zip, safe_parts
 from ..base import FindError
 from ..files import open_regular
@@ -28,6 +29,7 @@ class Item:
     mtime_ns: int
     order: tuple = ()       # (part number, position in the part): the order reads are cheapest in
     raw: tuple | None = None  # zip: (CRC32, size, method, compressed size), free from the directory
+    head: bytes | None = None  # a tar member's first bytes, kept while the stream passed it (sniffing)
 
 
 @dataclass
@@ -37,6 +39,9 @@ class Part:
     items: list = field(default_factory=list)
     docs: list = field(default_factory=list)   # (Item, parsed JSON)
     has_takeout_dir: bool = False
+    system: int = 0                             # .DS_Store, ._AppleDouble and other dot files: skipped
+    unreadable: int = 0                         # JSON that could not be read or parsed (an error each)
+    other_json: list = field(default_factory=list)  # Items of JSON that is no sidecar or album (set later)
 
 
 def parse_json(data: bytes):
@@ -94,6 +99,16 @@ class PartReader:
     def __init__(self, pool: ArchivePool):
         self.pool = pool
 
+    def head(self, item: Item) -> bytes:
+        """The first bytes of a listed file, to tell what it is when its name does not."""
+        if item.head is not None:
+            return item.head
+        if not item.entry:
+            with open_regular(item.path) as f:
+                return f.read(HEAD_BYTES)
+        with self.pool.open_member(item.path, item.entry) as f:
+            return f.read(HEAD_BYTES)
+
     def read(self, path: str, part_no: int) -> tuple[Part | None, list[FindError]]:
         errors: list[FindError] = []
         kind = archive_kind(path) or "folder"
@@ -118,14 +133,17 @@ class PartReader:
 
     # -- one member or file -------------------------------------------------------------------------
     def _add(self, part: Part, member: Member, mtime: int, part_no: int, read_json, errors: list,
-             replace: int | None = None) -> int | None:
+             replace: int | None = None, read_head=None) -> int | None:
         """List one member; returns its position in part.items or part.docs, so that a later
         member of the same name (a tar's duplicate) can take its place (`replace`)."""
         raw = safe_parts(member.name)
         if raw and raw[0].lower() == "takeout":
             part.has_takeout_dir = True
             raw = raw[1:]
-        if not raw or raw[-1].startswith(".") or is_junk(raw[-1]):
+        if not raw:
+            return None
+        if raw[-1].startswith(".") or is_junk(raw[-1]):
+            part.system += replace is None
             return None
         is_json = raw[-1].lower().endswith(".json")
         target = part.docs if is_json else part.items
@@ -141,10 +159,17 @@ class PartReader:
                 entry = (item, parse_json(read_json()))
             except ValueError as e:
                 errors.append(FindError(where, "bad-json", f"malformed JSON: {e}"))
+                part.unreadable += replace is None
                 return replace
             except (OSError, EOFError) as e:
                 errors.append(FindError(where, getattr(e, "kind", "unreadable"), str(e)))
+                part.unreadable += replace is None
                 return replace
+        elif read_head is not None and media_for_name(raw[-1]) is None:
+            try:
+                item.head = read_head()   # a stream: what it is must be seen now
+            except (OSError, EOFError, ValueError):
+                pass                      # sniffed later from the archive, or said unreadable then
         if replace is not None:
             target[replace] = entry
             return replace
@@ -183,12 +208,13 @@ class PartReader:
             copies[m.name] = copies.get(m.name, 0) + 1
             index[m.name] = m.offset
 
-            def read_json(tf=tf, ti=ti):
-                if ti.size > MAX_SMALL_READ:
+            def read_json(tf=tf, ti=ti, limit=None):
+                if limit is None and ti.size > MAX_SMALL_READ:
                     raise ArchiveError("too-large", f"{ti.size} bytes: not a sidecar")
                 f = tf.extractfile(ti)
-                return f.read() if f else b""
-            placed[m.name] = self._add(part, m, mtime, part_no, read_json, errors, replace=placed.get(m.name))
+                return (f.read(limit) if limit else f.read()) if f else b""
+            placed[m.name] = self._add(part, m, mtime, part_no, read_json, errors, replace=placed.get(m.name),
+                                       read_head=lambda read=read_json: read(limit=HEAD_BYTES))
         errors += [FindError(f"{path}!{name}", "duplicate-entry", _DUPLICATE.format(n))
                    for name, n in copies.items() if n > 1]
 

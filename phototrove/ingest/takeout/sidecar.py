@@ -69,23 +69,28 @@ def sidecar_meta(doc: dict) -> dict:
                         if isinstance(p, dict) and isinstance(p.get("name"), str) and p["name"].strip()})
         if names:
             meta["people"] = names
-    for src, dst in (("favorited", "favorite"), ("archived", "archived"), ("trashed", "trashed")):
+    for src, dst in (("favorited", "favorite"), ("archived", "archived"), ("trashed", "trashed"),
+                     ("inLockedFolder", "locked")):
         v = _flag(doc.get(src))
         if v:
             meta[dst] = True
+    origin = doc.get("googlePhotosOrigin")
+    if isinstance(origin, dict) and origin.get("fromPartnerSharing") not in (None, False):
+        meta["partner"] = True  # present (as {}) when a partner shared it: the partner's photo, kept
     return meta
 
 
 def json_kind(doc) -> str:
-    """'sidecar', 'album' or 'other', by content alone (file names are localized)."""
+    """'sidecar', 'album' or 'other' (print orders, shared-album comments, memory titles and the
+    rest of Google's product data), by content alone: file names are localized."""
     if not isinstance(doc, dict):
         return "other"
     if isinstance(doc.get("albumData"), dict):
         return "album"
     if any(k in doc for k in ("photoTakenTime", "creationTime", "imageViews", "photoLastModifiedTime")):
         return "sidecar"  # (album JSON may carry geoData too, so that key decides nothing)
-    if isinstance(doc.get("title"), str):
-        return "album"
+    if isinstance(doc.get("title"), str) and ("access" in doc or isinstance(doc.get("date"), dict)):
+        return "album"    # an album's title comes with its sharing state and date
     return "other"
 
 

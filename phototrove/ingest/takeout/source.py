@@ -62,7 +62,8 @@ class TakeoutSource(Source):
                                                      "no photo sidecars): skipped; use `trove ingest folder`")
                 continue
             parts.append(part)
-        self.found = catalogue(parts, archives, missing_parts(archives))
+        self.found = catalogue(parts, archives, missing_parts(archives), reader.head)
+        yield from self.found.errors
         yield from self.found.found
 
     def open(self, loc: Location) -> BinaryIO:
