@@ -123,39 +123,102 @@ def list_zip(path: str) -> tuple[list[Member], str | None]:
 
 
 _LOCAL = struct.Struct("<4sHHHHHIIIHH")
+_DESCRIPTOR = b"PK\x07\x08"
+_RECORDS = (b"PK\x03\x04", b"PK\x01\x02", b"PK\x05\x06", b"PK\x06\x06")  # what may follow a member
+_SCAN = 4 << 20
 
 
 def salvage_zip(path: str) -> list[Member]:
-    """Walk local file headers from the start; stop at the first incomplete member."""
+    """Walk local file headers from the start; stop at the first incomplete member.
+
+    A member written in streaming mode (general-purpose bit 3: zero sizes in its header, a data
+    descriptor after its data) is ended by scanning for its descriptor: one whose compressed size
+    is exactly the distance scanned and that is followed by another zip record or the end of the
+    file. Its CRC and sizes are checked when the member is read (every read inflates and checks)."""
     out: list[Member] = []
     size = os.path.getsize(path)
     with open_regular(path) as f:
+        fd = f.fileno()
         pos = 0
         while pos + _LOCAL.size <= size:
-            f.seek(pos)
-            head = f.read(_LOCAL.size)
+            head = os.pread(fd, _LOCAL.size, pos)
             sig, _ver, flags, method, _t, _d, crc, csize, usize, nlen, xlen = _LOCAL.unpack(head)
             if sig != b"PK\x03\x04":
                 break
-            raw_name = f.read(nlen)
-            extra = f.read(xlen)
-            if csize == 0xFFFFFFFF or usize == 0xFFFFFFFF:  # zip64: sizes in the extra field
-                i = 0
-                while i + 4 <= len(extra):
-                    tag, ln = struct.unpack_from("<HH", extra, i)
-                    if tag == 1 and ln >= 16:
+            raw_name = os.pread(fd, nlen, pos + _LOCAL.size)
+            extra = os.pread(fd, xlen, pos + _LOCAL.size + nlen)
+            zip64 = False
+            i = 0
+            while i + 4 <= len(extra):
+                tag, ln = struct.unpack_from("<HH", extra, i)
+                if tag == 1:
+                    zip64 = True
+                    if ln >= 16 and (csize == 0xFFFFFFFF or usize == 0xFFFFFFFF):
                         usize, csize = struct.unpack_from("<QQ", extra, i + 4)
-                    i += 4 + ln
-            if flags & 8 and csize == 0:  # streamed entry: size only after the data; cannot walk on
-                break
+                i += 4 + ln
             data_at = pos + _LOCAL.size + nlen + xlen
+            after = 0
+            if flags & 8:
+                found = _descriptor(fd, data_at, size, zip64, stored=method == 0)
+                if found is None:   # cut short inside this member (or damaged): the members before are kept
+                    break
+                crc, csize, usize, after = found
             if data_at + csize > size:
                 break
             name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
             if not name.endswith("/"):
                 out.append(Member(name, usize, csize, crc, pos, method))
-            pos = data_at + csize + ((16 if csize > 0xFFFFFFFE else 12) + 4 if flags & 8 else 0)
+            pos = data_at + csize + after
     return out
+
+
+def _descriptor(fd: int, data_at: int, size: int, zip64: bool, *, stored: bool) -> tuple[int, int, int, int] | None:
+    """(CRC, compressed size, size, descriptor length) of the streamed member whose data starts at
+    `data_at`: the first data descriptor (signed, or unsigned right before the next record) whose
+    compressed size is the distance from `data_at` and that is followed by a record or the end."""
+    pos, tail = data_at, b""
+    while pos < size:
+        chunk = os.pread(fd, _SCAN, pos)
+        if not chunk:
+            break
+        buf, base = tail + chunk, pos - len(tail)
+        i = buf.find(b"PK")
+        while i >= 0:
+            hit = _check_descriptor(fd, base + i, data_at, size, zip64, stored)
+            if hit is not None:
+                return hit
+            i = buf.find(b"PK", i + 1)
+        tail = buf[-(4 + 24):]   # a signature (or a descriptor before one) across the chunk boundary
+        pos += len(chunk)
+    return None
+
+
+def _check_descriptor(fd: int, at: int, data_at: int, size: int, zip64: bool, stored: bool):
+    sig = os.pread(fd, 4, at)
+    forms = ((True, False) if zip64 else (False, True))
+    if sig == _DESCRIPTOR:
+        starts = [(at, True)]
+    elif sig in _RECORDS[:2]:     # an unsigned descriptor right before the next header
+        starts = [(at - (20 if z64 else 12), False) for z64 in forms]
+    else:
+        return None
+    for z64 in forms:
+        for start, signed in starts:
+            fmt = "<IQQ" if z64 else "<III"
+            n = struct.calcsize(fmt) + (4 if signed else 0)
+            if start < data_at or (not signed and start + n != at):
+                continue
+            raw = os.pread(fd, n + 4, start)
+            if len(raw) < n:
+                continue
+            crc, csize, usize = struct.unpack_from(fmt, raw, 4 if signed else 0)
+            if csize != start - data_at or (stored and usize != csize):
+                continue
+            follows = raw[n:n + 4]
+            if start + n == size or follows in _RECORDS or (start + n + len(follows) == size
+                                                          and any(r.startswith(follows) for r in _RECORDS)):
+                return crc, csize, usize, n
+    return None
 
 
 class _Inflating(_MemberStream):
