@@ -165,8 +165,9 @@ def run_ingest(obj: Context, sources, *, as_json: bool, dry_run: bool = False, *
             emit_json(s.as_dict())
             continue
         click.echo(s.describe())
-    if result.errors and not as_json:
-        click.echo(f"{result.errors} file(s) failed; list them with `trove status --errors`")
+    listed = sum(s.errors for s in result.sources if s.kept)
+    if listed and not as_json:
+        click.echo(f"{listed} file(s) failed; list them with `trove status --errors`")
     if result.not_embedded:  # the model could not be had: the library cannot be searched yet
         click.echo(f"trove: photos catalogued but not embedded: {result.not_embedded}", err=True)
         sys.exit(EXIT_LIBRARY)
@@ -267,6 +268,47 @@ def list_photos(obj: Context, as_json: bool, source_id: int | None) -> None:
                 click.echo("\n".join(describe.photo_lines(rec)))
 
 
+# -- sources --------------------------------------------------------------------------------------
+@main.group(cls=TroveGroup, invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per source.")
+@click.pass_context
+def sources(ctx: click.Context, as_json: bool) -> None:
+    """The sources in the library: id, kind, photos, files, errors, root."""
+    if ctx.invoked_subcommand:
+        return
+    from .pipeline import list_sources
+
+    rows = list_sources(ctx.obj.library)
+    for r in rows if as_json else ():
+        emit_json(r)
+    if not as_json:
+        click.echo("\n".join(describe.source_lines(rows)))
+
+
+@sources.command("remove")
+@click.argument("source_id", type=int)
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was removed as JSON.")
+@click.pass_obj
+def sources_remove(obj: Context, source_id: int, yes: bool, as_json: bool) -> None:
+    """Forget a source: its locations leave the catalog, and its photos that no other source holds
+    leave the catalog and the index (with their embeddings). Nothing on disk is touched; ingest
+    the source again to bring it back."""
+    from .errors import UsageError
+    from .pipeline import remove_source, source_summary
+
+    about = source_summary(obj.library, source_id)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("add --yes to remove a source without being asked")
+        click.confirm(describe.removal_question(about), abort=True)
+    out = remove_source(obj.library, source_id, chroma_url=obj.chroma_url, show_progress=not obj.quiet)
+    if as_json:
+        emit_json(out)
+    else:
+        click.echo(describe.removal_line(out))
+
+
 # -- recover --------------------------------------------------------------------------------------
 @main.group(cls=TroveGroup)
 def recover() -> None:
@@ -313,6 +355,10 @@ def filter_options(f):
         click.option("--min-rating", type=click.IntRange(0, 5), default=None, help="Rated at least this."),
         click.option("--favorite", is_flag=True, help="Only favorites."),
         click.option("--near", metavar="LAT,LON,KM", help="Taken within KM kilometres of LAT,LON."),
+        click.option("--trashed", is_flag=True, help="Only photos in the trash (left out otherwise)."),
+        click.option("--archived", is_flag=True, help="Only archived photos."),
+        click.option("--partner", is_flag=True, help="Only photos a partner shared with you."),
+        click.option("--include-trashed", is_flag=True, help="Trashed photos too (they are left out by default)."),
     )):
         f = opt(f)
     return f
@@ -337,7 +383,8 @@ def _filters(opts: dict):
     from .search.filters import Filters
 
     return Filters(**{k: opts.pop(k) for k in ("date_from", "date_to", "sources", "albums", "cameras", "keywords",
-                                              "min_rating", "favorite", "near")})
+                                              "min_rating", "favorite", "near", "trashed", "archived", "partner",
+                                              "include_trashed")})
 
 
 def _open(path) -> None:
@@ -489,14 +536,16 @@ def report(ctx: click.Context, limit, model, out, open_html, **opts) -> None:
               help="Where to write the page (default: <library>/reports/duplicates.html).")
 @click.option("--json", "as_json", is_flag=True, help="Print the groups as JSON lines instead of a summary.")
 @click.option("--open", "open_html", is_flag=True, help="Open it in the browser.")
+@click.option("--include-trashed", is_flag=True, help="Trashed photos too (they are left out by default).")
 @click.pass_obj
-def report_duplicates(obj: Context, threshold, model, out, as_json, open_html) -> None:
+def report_duplicates(obj: Context, threshold, model, out, as_json, open_html, include_trashed) -> None:
     """Groups of identical copies and near-duplicates, with sizes and every location."""
     from .search.report import duplicates_report
 
     with obj.library.reading() as catalog:
         groups, path = duplicates_report(obj.library, catalog, threshold=threshold, model=model, out=out,
-                                         chroma_url=obj.chroma_url, show_progress=not obj.quiet, log=obj.say)
+                                         chroma_url=obj.chroma_url, show_progress=not obj.quiet, log=obj.say,
+                                         include_trashed=include_trashed)
     for g in groups if as_json else ():
         emit_json(g)
     if not as_json:

@@ -39,6 +39,7 @@ FILENAME_ORIGIN = "filename"
 class Summary:
     counts: dict[str, int] = field(default_factory=dict)
     errors: int = 0
+    source_id: int | None = None   # None: the source was not kept (nothing found in it)
 
     def add(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -104,11 +105,14 @@ class Crawler:
     # -- the whole run ----------------------------------------------------------------------------
     def run(self, source: Source, stages: Sequence[str] = STAGES) -> Summary:
         summary = Summary()
-        source_id = self.catalog.ensure_source(source.kind, source.root, source.info)
+        known = self.catalog.source_info(source.kind, source.root) is not None
+        source_id = summary.source_id = self.catalog.ensure_source(source.kind, source.root, source.info)
         self._sources[source_id] = source
         try:
             if "discover" in stages:
                 self.discover(source_id, source, summary)
+                if not known and not self.catalog.count_locations(source_id) and self.catalog.count_errors(source_id):
+                    return self._drop_empty(source_id, summary)
             if "read" in stages:
                 self.read(source_id, source, summary)
                 with self.catalog.transaction():  # what needed every location hashed first
@@ -126,6 +130,16 @@ class Crawler:
             for s in self._sources.values():
                 s.close()
         summary.errors = self.catalog.count_errors(source_id)
+        return summary
+
+    def _drop_empty(self, source_id: int, summary: Summary) -> Summary:
+        """A source added this run in which discovery found nothing but problems (a zip that is no
+        Takeout, an unreadable folder) is not kept: its problems were said, and count in the run's
+        exit code. (An empty folder is kept: photos may come later.)"""
+        summary.errors = self.catalog.count_errors(source_id)
+        with self.catalog.transaction():
+            self.catalog.remove_source(source_id)
+        summary.source_id = None
         return summary
 
     # -- discover ---------------------------------------------------------------------------------
@@ -265,6 +279,8 @@ class Crawler:
             summary.add("read.photos")
         else:
             summary.add("read.duplicates")
+            if p is None:   # a RAW or video the source names as such (a DNG read as an image before)
+                cat.set_media(photo_id, res.media, loc.meta.get("format"))
         if p is not None:   # what the file says of itself (again for known bytes: the reader may know more)
             cat.set_meta(photo_id, "exif", p.exif)
             cat.set_meta(photo_id, "xmp", p.xmp)
@@ -281,20 +297,7 @@ class Crawler:
             self._apply_source_meta(pid)
 
     def _apply_source_meta(self, photo_id: int) -> None:
-        """Source metadata of the photo's present locations (primary wins) under each origin."""
-        merged: dict[str, dict] = {}
-        for kind, meta in self.catalog.source_metas(photo_id):  # least preferred first
-            origin = source_class(kind).origin  # e.g. lrprev sources report what the catalog said: "lrcat"
-            merged.setdefault(origin, {}).update({k: v for k, v in meta.items() if v is not None})
-        primary = self.catalog.present_locations(photo_id)[:1]
-        named = filename_date(os.path.basename(primary[0].entry or primary[0].path)) if primary else None
-        merged[FILENAME_ORIGIN] = {"taken_local": named} if named else {}
-        existing = {o for o in self.catalog.meta(photo_id) if o not in FILE_ORIGINS}
-        for origin in existing - set(merged):
-            self.catalog.set_meta(photo_id, origin, {})
-        for origin, values in merged.items():
-            self.catalog.set_meta(photo_id, origin, values)
-        self.catalog.resolve(photo_id)
+        apply_source_meta(self.catalog, photo_id)
 
     # -- embed ------------------------------------------------------------------------------------
     def source_for(self, source_id: int) -> Source:
@@ -366,6 +369,24 @@ class Crawler:
     # -- index ------------------------------------------------------------------------------------
     def index_stage(self, summary: Summary) -> None:
         summary.add("index.photos", self.index.sync(self.catalog, show_progress=self.show_progress))
+
+
+def apply_source_meta(catalog: Catalog, photo_id: int) -> None:
+    """Source metadata of the photo's present locations (primary wins) under each origin, and the
+    photo's columns resolved again (in the caller's transaction)."""
+    merged: dict[str, dict] = {}
+    for kind, meta in catalog.source_metas(photo_id):  # least preferred first
+        origin = source_class(kind).origin  # e.g. lrprev sources report what the catalog said: "lrcat"
+        merged.setdefault(origin, {}).update({k: v for k, v in meta.items() if v is not None})
+    primary = catalog.present_locations(photo_id)[:1]
+    named = filename_date(os.path.basename(primary[0].entry or primary[0].path)) if primary else None
+    merged[FILENAME_ORIGIN] = {"taken_local": named} if named else {}
+    existing = {o for o in catalog.meta(photo_id) if o not in FILE_ORIGINS}
+    for origin in existing - set(merged):
+        catalog.set_meta(photo_id, origin, {})
+    for origin, values in merged.items():
+        catalog.set_meta(photo_id, origin, values)
+    catalog.resolve(photo_id)
 
 
 def _signature(f) -> tuple[int, int] | None:

@@ -2,7 +2,7 @@
 Only the CLI uses this; JSON output is the data itself."""
 from __future__ import annotations
 
-from .catalog import location_label
+from .catalog import location_label, photo_flags
 
 
 def human(n: float) -> str:
@@ -32,6 +32,30 @@ def status_lines(stats: dict) -> list[str]:
     return lines
 
 
+def source_lines(rows: list[dict]) -> list[str]:
+    if not rows:
+        return ["no sources yet (add one with `trove ingest folder|takeout|lrprev`)"]
+    lines = [f"{'id':>4}  {'kind':<8}  {'photos':>7}  {'files':>7}  {'errors':>6}  {'last scan':<16}  root"]
+    for s in rows:
+        files = sum(v for k, v in s["locations"].items() if k != "missing")
+        scan = (s["last_scan_at"] or "-")[:16].replace("T", " ")
+        lines.append(f"{s['id']:>4}  {s['kind']:<8}  {s['photos']:>7}  {files:>7}  {s['errors']:>6}  {scan:<16}  "
+                     f"{s['root']}")
+    return lines
+
+
+def removal_question(s: dict) -> str:
+    return (f"Remove source [{s['id']}] {s['kind']} {s['root']}: {s['photos']} photos, {s['only_here']} of them "
+            "in no other source (they leave the catalog and the index, with their embeddings; nothing on "
+            "disk is touched)?")
+
+
+def removal_line(r: dict) -> str:
+    line = (f"removed source [{r['id']}] {r['kind']} {r['root']}: {r['locations']} files forgotten, "
+            f"{r['photos_dropped']} photos dropped, {r['photos'] - r['only_here']} kept (held elsewhere too)")
+    return line + (f"\n{r['note']}" if r.get("note") else "")
+
+
 def error_line(r: dict) -> str:
     return f"{r['stage']}\t{r['kind']}\t{r['path'] or r['photo_id']}\t{r['message']}"
 
@@ -40,6 +64,7 @@ def photo_lines(rec: dict) -> list[str]:
     size = f"{rec['width']}x{rec['height']}" if rec["width"] else rec["media"]
     extra = [x for x in (rec["taken_at"], rec["camera"],
                          f"{rec['lat']:.5f},{rec['lon']:.5f}" if rec["lat"] is not None else None) if x]
+    extra += [f"[{f}]" for f in photo_flags(rec)]
     lines = [f"{rec['id']}\t{rec['hash'][:12]}\t{size}\t{rec['path']}\t{' '.join(extra)}"]
     for loc in rec["locations"][1:]:
         lines.append(f"\t\t\talso: {location_label(loc['path'], loc.get('entry'))}"
@@ -85,6 +110,8 @@ def middle_cut(path: str, n: int) -> str:
 def hits_table(rows, width: int) -> list[str]:
     """Search results at the terminal's width: a header, then rank, score, date, where, file."""
     width = max(width, 60)
+    rows = [(rank, score, {**s, "where": s["where"] + "".join(f" [{f}]" for f in s.get("flags", ()))})
+            for rank, score, s in rows]
     longest_name = max((len(s["shown_path"].rsplit("/", 1)[-1]) + 2 for _, _, s in rows), default=0)
     where_w = max(len(s["where"]) for _, _, s in rows)
     where_w = max(8, min(24, where_w, width - 34 - min(longest_name, 40)))  # room for the names first

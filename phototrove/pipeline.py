@@ -35,13 +35,18 @@ class SourceRun:
     counts: dict
     errors: int
     report: dict | None = None   # the source's own report (Takeout), when it has one
+    kept: bool = True            # False: only problems were found in it, so it was not added as a source
 
     def as_dict(self) -> dict:
         return {"source": self.root, "kind": self.kind, **self.counts, "errors": self.errors,
-                **({"report": self.report} if self.report is not None else {})}
+                **({"report": self.report} if self.report is not None else {}),
+                **({} if self.kept else {"not_added": True})}
 
     def describe(self) -> str:
         c = self.counts
+        if not self.kept:
+            return (f"{self.kind} {self.root}: nothing to catalogue in it, so it was not added as a source "
+                    f"({self.errors} problem(s), said above)")
         line = (f"{self.kind} {self.root}: {c.get('discover.new', 0)} new, {c.get('discover.changed', 0)} changed, "
                 f"{c.get('discover.unchanged', 0)} unchanged, {c.get('discover.missing', 0)} gone missing; "
                 f"{c.get('read.photos', 0)} photos added, {c.get('read.duplicates', 0)} duplicates")
@@ -122,9 +127,9 @@ def ingest(library: Library, sources: list[Source], opts: Options, *, chroma_url
                 summary = crawler.run(source)
             except ModelError as e:  # the model, loading while the catalog stages ran, failed
                 raise UsageError(f"{e} (the catalog stages' work is kept)") from None
-            source_id = catalog.ensure_source(source.kind, source.root, source.info)
+            kept = summary.source_id is not None
             run.sources.append(SourceRun(source.kind, source.root, summary.counts, summary.errors,
-                                         source_report(catalog, source_id)))
+                                         source_report(catalog, summary.source_id) if kept else None, kept))
     return run
 
 
@@ -186,3 +191,52 @@ def error_rows(library: Library, source_id: int | None = None) -> list[dict]:
         return []
     with library.reading() as catalog:
         return [{k: r[k] for k in r.keys()} for r in catalog.errors(source_id)]
+
+
+# -- sources ---------------------------------------------------------------------------------------
+def list_sources(library: Library) -> list[dict]:
+    """Each source: id, kind, root, photos, files by state, errors, last scan."""
+    if not library.exists():
+        return []
+    with library.reading() as catalog:
+        return catalog.stats()["sources"]
+
+
+def source_summary(library: Library, source_id: int) -> dict:
+    """What removing the source would drop: its row, its photos, and how many of them only it holds."""
+    if library.exists():
+        with library.reading() as catalog:
+            row = catalog.source(source_id)
+            if row is not None:
+                photos = len(catalog.photos_of_source(source_id))
+                return {"id": source_id, "kind": row["kind"], "root": row["root"], "photos": photos,
+                        "only_here": catalog.only_here(source_id)}
+    raise UsageError(f"no source {source_id} in library {library.root} (see `trove sources`)")
+
+
+def remove_source(library: Library, source_id: int, *, chroma_url: str | None = None,
+                  show_progress: bool = True) -> dict:
+    """`trove sources remove`: the source's locations leave the catalog (nothing on disk is
+    touched); photos held elsewhere keep their other locations and lose this source's albums and
+    metadata; the rest leave the index, then the catalog."""
+    from .crawler import apply_source_meta
+    from .search.index import ChromaIndex, SearchError
+
+    about = source_summary(library, source_id)
+    with library.writing() as catalog:
+        locations = catalog.count_locations(source_id)
+        with catalog.transaction():
+            held = catalog.remove_source(source_id)
+            for pid in catalog.present_among(held):
+                apply_source_meta(catalog, pid)
+        out = {**about, "locations": locations, "index_removed": 0, "note": None}
+        if catalog.embedding_models():
+            index = ChromaIndex(library, url=chroma_url)
+            try:
+                index.sync(catalog, show_progress)
+                out["index_removed"] = index.removed
+            except SearchError as e:  # the catalog is done; the index catches up at its next sync
+                out["note"] = f"{e}; its photos leave the index at the next `trove index sync`"
+        with catalog.transaction():
+            out["photos_dropped"] = catalog.drop_orphans()
+    return out

@@ -8,7 +8,7 @@ import sqlite3
 from typing import Any, Iterator
 
 from .records import location_label
-from .sql import IN_LIST, LOCATION_PRESENT, db_path, id_list, present, py_path
+from .sql import FLAGS, IN_LIST, LOCATION_PRESENT, PRIMARY_FIRST, db_path, id_list, present, py_path
 
 
 class BrowseQueries:
@@ -19,7 +19,7 @@ class BrowseQueries:
         p = dict(self.db.execute("SELECT * FROM photos WHERE id=?", (photo_id,)).fetchone())
         locs = self.db.execute(
             "SELECT l.*, s.kind AS source_kind FROM locations l JOIN sources s ON s.id=l.source_id "
-            f"WHERE l.photo_id=? ORDER BY (NOT l.{LOCATION_PRESENT}), l.rank, l.id", (photo_id,)
+            f"WHERE l.photo_id=? ORDER BY (NOT l.{LOCATION_PRESENT}), {PRIMARY_FIRST}", (photo_id,)
         ).fetchall()
         p["locations"] = [
             {"source_id": r["source_id"], "source": r["source_kind"], "path": py_path(r["path"]),
@@ -57,8 +57,8 @@ class BrowseQueries:
                 raise LookupError("the hash prefix matches several photos; give more digits")
         for candidate in dict.fromkeys([ref, os.path.abspath(os.path.expanduser(ref))]):
             row = self.db.execute(
-                "SELECT photo_id FROM locations WHERE (path=? OR path || '!' || entry=?) "
-                f"AND photo_id IS NOT NULL ORDER BY NOT {LOCATION_PRESENT}, rank LIMIT 1",
+                "SELECT photo_id FROM locations l WHERE (path=? OR path || '!' || entry=?) "
+                f"AND photo_id IS NOT NULL ORDER BY NOT {LOCATION_PRESENT}, {PRIMARY_FIRST} LIMIT 1",
                 (db_path(candidate), db_path(candidate))).fetchone()
             if row:
                 return row[0]
@@ -88,16 +88,24 @@ class BrowseQueries:
             f"SELECT DISTINCT photo_id FROM locations WHERE {LOCATION_PRESENT} AND photo_id {IN_LIST}",
             (id_list(photo_ids),))}
 
-    def newest_present_images(self, limit: int) -> list[int]:
-        """Present images, newest first (undated last)."""
+    def newest_present_images(self, limit: int, include_trashed: bool = False) -> list[int]:
+        """Present images, newest first (undated last); trashed ones only when asked for."""
         return [r[0] for r in self.db.execute(
-            "SELECT p.id FROM photos p WHERE p.media='image' AND " + present()
+            "SELECT p.id FROM photos p WHERE p.media='image' AND " + ("" if include_trashed else "NOT p.trashed AND ")
+            + present()
             + " ORDER BY p.taken_at IS NULL, p.taken_at DESC, p.id DESC LIMIT ?", (limit,))]
 
-    def photos_with_copies(self) -> list[int]:
+    def has_flagged(self, flag: str) -> bool:
+        """Whether any photo carries the flag (trashed, archived, locked, partner)."""
+        if flag not in FLAGS:
+            raise ValueError(flag)
+        return self.db.execute(f"SELECT 1 FROM photos WHERE {flag}=1 LIMIT 1").fetchone() is not None
+
+    def photos_with_copies(self, include_trashed: bool = True) -> list[int]:
         """Photos present in more than one place."""
+        trash = "" if include_trashed else "AND photo_id NOT IN (SELECT id FROM photos WHERE trashed) "
         return [r[0] for r in self.db.execute(
-            f"SELECT photo_id FROM locations WHERE {LOCATION_PRESENT} AND photo_id IS NOT NULL "
+            f"SELECT photo_id FROM locations WHERE {LOCATION_PRESENT} AND photo_id IS NOT NULL {trash}"
             "GROUP BY photo_id HAVING count(*) > 1 ORDER BY photo_id")]
 
     # -- what filters name ------------------------------------------------------------------------

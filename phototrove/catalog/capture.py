@@ -3,6 +3,9 @@ be known, its UTC offset, chosen by one documented priority across every origin.
 
 Capture date: camera EXIF > an XMP sidecar > XMP/IPTC in the file > the source's own record
 (Lightroom catalog, Takeout sidecar, Apple Photos) > the file name > the upload time > nothing.
+A Takeout sidecar's photoTakenTime is the same instant as the file's own time seen from UTC; when
+the two are not (no whole-quarter-hour offset within +-14 h apart), the date was changed in Google
+Photos after the shot, and the sidecar's instant wins, shown in the file's own zone where known.
 UTC offset: the winner's own (EXIF OffsetTime*, an XMP or catalog zone); else the difference
 between that local time and a Takeout sidecar's UTC instant (rounded to 15 minutes, within
 +-14 h); else the time zone at the photo's GPS position; else unknown (and said so).
@@ -38,7 +41,13 @@ def resolve_time(meta: dict[str, dict], lat: float | None = None, lon: float | N
                 break
     if local is None and utc is None:
         return out
-    if offset:
+    edited = _edited_in_source(local, out["date_source"], meta)
+    if edited:   # the instant the source was told; the file still knows its zone
+        own = out["date_source"]
+        utc, local, out["date_source"] = edited, None, "takeout"
+        if offset:
+            out["offset_source"] = own
+    elif offset:
         out["offset_source"] = out["date_source"]
     elif local is not None:
         offset = _from_instants(local, meta)
@@ -96,6 +105,16 @@ def _iso(dt: datetime, like: str) -> str:
 
 def _utc_text(dt: datetime, like: str) -> str:
     return _iso(dt, like) + "Z"
+
+
+def _edited_in_source(local: str | None, origin: str | None, meta: dict) -> str | None:
+    """The Takeout sidecar's instant when it disagrees with the file's own wall clock."""
+    if local is None or origin not in (CAMERA, SIDECAR, EMBEDDED):
+        return None
+    utc = (meta.get("takeout") or {}).get("taken_utc")
+    if not _valid(utc) or _from_instants(local, {"takeout": {"taken_utc": utc}}):
+        return None
+    return utc
 
 
 def _from_instants(local: str, meta: dict) -> str | None:

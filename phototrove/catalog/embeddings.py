@@ -141,18 +141,19 @@ class EmbeddingQueries:
             "SELECT e.photo_id, p.hash, e.dtype, e.vector FROM embeddings e JOIN photos p ON p.id=e.photo_id "
             "WHERE e.model=? AND " + present("e.photo_id") + " ORDER BY e.photo_id", (model,))]
 
-    def present_vectors(self, model: str) -> list[tuple[int, Any]]:
+    def present_vectors(self, model: str, include_trashed: bool = True) -> list[tuple[int, Any]]:
         """(photo id, float32 vector) of every present photo the index holds for the model."""
+        trash = "" if include_trashed else "AND NOT (SELECT trashed FROM photos t WHERE t.id=e.photo_id) "
         return [(r[0], vector_of(r[1], r[2])) for r in self.db.execute(
             "SELECT e.photo_id, e.dtype, e.vector FROM embeddings e WHERE e.model=? AND e.indexed=1 AND "
-            + present("e.photo_id") + " ORDER BY e.photo_id", (model,))]
+            + present("e.photo_id") + f" {trash}ORDER BY e.photo_id", (model,))]
 
     def filter_rows(self, photo_ids=None) -> tuple[list[sqlite3.Row], dict[str, list[tuple[int, int]]]]:
         """What the index's filters need of present photos (all when photo_ids is None): their
         columns, and (photo id, value) pairs of their sources, albums and keywords."""
         scope, args = ("", ()) if photo_ids is None else (" AND {col} " + IN_LIST, (id_list(photo_ids),))
         rows = self.db.execute(
-            "SELECT id, taken_at, camera, rating, favorite, lat, lon FROM photos p WHERE " + present()
+            "SELECT id, taken_at, camera, rating, favorite, lat, lon, trashed, archived, locked, partner FROM photos p WHERE " + present()
             + scope.format(col="p.id"), args).fetchall()
         lists = {
             "src": f"SELECT DISTINCT photo_id, source_id FROM locations WHERE {LOCATION_PRESENT}"

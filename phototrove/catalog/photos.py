@@ -6,7 +6,7 @@ import sqlite3
 from typing import Any
 
 from .capture import resolve_time
-from .sql import LOCATION_PRESENT, db_path, json_text, now_iso
+from .sql import LOCATION_PRESENT, db_path, flag_updates, json_text, now_iso
 
 # Which origin's value wins for a photo column (not the capture time: capture.py has its own
 # order): the sources' records and the user's XMP carry edits; anything not listed ranks after.
@@ -33,6 +33,11 @@ class PhotoQueries:
             (digest, size, media, fmt, width, height, now_iso()),
         )
         return self.photo_id_by_hash(digest)
+
+    def set_media(self, photo_id: int, media: str, fmt: str | None) -> None:
+        """What kind of media the bytes are (image, raw, video), when a source knows better."""
+        self.db.execute("UPDATE photos SET media=?, format=coalesce(?, format) WHERE id=? AND media!=?",
+                        (media, fmt, photo_id, media))
 
     def set_dimensions(self, photo_id: int, width, height, stored_width, stored_height) -> None:
         """The size as displayed (orientation applied) and as stored."""
@@ -71,6 +76,7 @@ class PhotoQueries:
         fields = RESOLVED_FIELDS + TIME_FIELDS
         sets = ", ".join(f"{f}=?" for f in fields)
         self.db.execute(f"UPDATE photos SET {sets} WHERE id=?", [resolved[f] for f in fields] + [photo_id])
+        self.db.execute(f"UPDATE photos SET {flag_updates()} WHERE id=?", (photo_id,))
         for table, link, col, key in (("keywords", "photo_keywords", "keyword_id", "keywords"),
                                       ("people", "photo_people", "person_id", "people")):
             names = sorted({n for o in meta.values() for n in o.get(key, []) if isinstance(n, str) and n})

@@ -5,7 +5,12 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
-from .sql import py_path
+from .sql import FLAGS, py_path
+
+
+def photo_flags(rec: dict) -> list[str]:
+    """What the photo's source says of its state, as words (trashed, archived, locked, partner)."""
+    return [f for f in FLAGS if rec.get(f)]
 
 
 def location_label(path: str, entry: str | None = "") -> str:

@@ -10,17 +10,20 @@ class ReportQueries:
     db: sqlite3.Connection
 
     def source_counts(self, source_id: int) -> dict:
-        """Present locations and their bytes; distinct photos and their bytes; videos; live videos."""
+        """Present locations and their bytes; distinct photos and their bytes; videos, RAW, live videos;
+        photos flagged trashed, archived, locked, partner-shared."""
         q = self.db.execute
         locs, loc_bytes = q(f"SELECT count(*), coalesce(sum(size),0) FROM locations WHERE source_id=? "
                             f"AND {LOCATION_PRESENT}", (source_id,)).fetchone()
         held = f"(SELECT photo_id FROM locations WHERE source_id=? AND {LOCATION_PRESENT})"
-        photos, photo_bytes, videos = q(
-            f"SELECT count(*), coalesce(sum(size),0), coalesce(sum(media='video'),0) FROM photos WHERE id IN {held}",
-            (source_id,)).fetchone()
+        photos, photo_bytes, videos, raw, trashed, archived, locked, partner = q(
+            "SELECT count(*), coalesce(sum(size),0), coalesce(sum(media='video'),0), coalesce(sum(media='raw'),0), "
+            "coalesce(sum(trashed),0), coalesce(sum(archived),0), coalesce(sum(locked),0), coalesce(sum(partner),0) "
+            f"FROM photos WHERE id IN {held}", (source_id,)).fetchone()
         live = q(f"SELECT count(*) FROM photos WHERE live_of IS NOT NULL AND id IN {held}", (source_id,)).fetchone()[0]
         return {"locations": locs, "location_bytes": loc_bytes, "photos": photos, "photo_bytes": photo_bytes,
-                "videos": videos, "live_videos": live}
+                "videos": videos, "raw": raw, "live_videos": live, "trashed": trashed, "archived": archived,
+                "locked": locked, "partner": partner}
 
     def photos_with_location_meta(self, source_id: int, key: str) -> set[int]:
         """Photos of which some present copy in the source has `key` in its location metadata."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from .sql import flag_updates
+
 # Step-by-step migrations: MIGRATIONS[i] takes a catalog from version i to i + 1.
 MIGRATIONS: list[str] = [
     # v1: sources, photos with provenance, locations, albums, keywords, people, errors
@@ -143,6 +145,15 @@ MIGRATIONS: list[str] = [
     ALTER TABLE photos ADD COLUMN stored_width INTEGER;  -- the pixel grid as stored (width/height: as displayed)
     ALTER TABLE photos ADD COLUMN stored_height INTEGER;
     UPDATE locations SET read_size = NULL, read_mtime_ns = NULL;
+    """,
+    # v5: what the photo's source says of its state: in the trash, archived, in a locked folder,
+    # shared by a partner (computed from the locations' records, see sql.FLAGS)
+    f"""
+    ALTER TABLE photos ADD COLUMN trashed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE photos ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE photos ADD COLUMN locked INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE photos ADD COLUMN partner INTEGER NOT NULL DEFAULT 0;
+    UPDATE photos SET {flag_updates(('trashed', 'archived', 'locked', 'partner'))};
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -6,7 +6,7 @@ import sqlite3
 from typing import Any, Iterable
 
 from .records import Location, location, source_row
-from .sql import LOCATION_PRESENT, db_path, json_text, now_iso, readable
+from .sql import LOCATION_PRESENT, PRIMARY_FIRST, PRIMARY_LAST, db_path, json_text, now_iso, readable
 
 # Read errors that may go away with the same bytes on disk; others are not retried until the file changes.
 TRANSIENT_ERRORS = ("unreadable", "vanished")
@@ -36,6 +36,40 @@ class SourceQueries:
         """What the adapter of the source (kind, root) remembered in earlier runs; None if unknown."""
         row = self.db.execute("SELECT info FROM sources WHERE kind=? AND root=?", (kind, db_path(root))).fetchone()
         return json.loads(row[0] or "{}") if row else None
+
+    def remove_source(self, source_id: int) -> list[int]:
+        """Forget a source (in the caller's transaction): its locations, albums and error rows.
+        Nothing on disk is touched. Returns the photos it held; those no other location holds
+        leave with drop_orphans() once the index no longer has them."""
+        held = self.photos_of_source(source_id)
+        self.db.execute("DELETE FROM locations WHERE source_id=?", (source_id,))   # location_albums cascade
+        self.db.execute("DELETE FROM albums WHERE source_id=?", (source_id,))
+        self.db.execute("DELETE FROM errors WHERE source_id=?", (source_id,))
+        self.db.execute("DELETE FROM sources WHERE id=?", (source_id,))
+        return held
+
+    def drop_orphans(self) -> int:
+        """Delete photos no location holds any more and no index holds (with their metadata and
+        embeddings); returns how many."""
+        orphans = ("SELECT id FROM photos p WHERE NOT EXISTS (SELECT 1 FROM locations l WHERE l.photo_id=p.id) "
+                   "AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.photo_id=p.id AND e.indexed=1)")
+        self.db.execute(f"UPDATE photos SET live_of=NULL WHERE live_of IN ({orphans})")
+        self.db.execute(f"DELETE FROM errors WHERE photo_id IN ({orphans})")
+        return self.db.execute(f"DELETE FROM photos WHERE id IN ({orphans})").rowcount
+
+    def photos_of_source(self, source_id: int) -> list[int]:
+        return [r[0] for r in self.db.execute(
+            "SELECT DISTINCT photo_id FROM locations WHERE source_id=? AND photo_id IS NOT NULL", (source_id,))]
+
+    def count_locations(self, source_id: int) -> int:
+        return self.db.execute("SELECT count(*) FROM locations WHERE source_id=?", (source_id,)).fetchone()[0]
+
+    def only_here(self, source_id: int) -> int:
+        """How many of the source's photos no other source holds."""
+        return self.db.execute(
+            "SELECT count(DISTINCT l.photo_id) FROM locations l WHERE l.source_id=? AND l.photo_id IS NOT NULL "
+            "AND NOT EXISTS (SELECT 1 FROM locations o WHERE o.photo_id=l.photo_id AND o.source_id!=l.source_id)",
+            (source_id,)).fetchone()[0]
 
     def merge_source_info(self, source_id: int, info: dict) -> None:
         """Update the source's remembered info with `info` (top-level keys replace)."""
@@ -152,7 +186,7 @@ class SourceQueries:
 
     def present_locations(self, photo_id: int) -> list[Location]:
         rows = self.db.execute(
-            f"SELECT * FROM locations WHERE photo_id=? AND {LOCATION_PRESENT} ORDER BY rank, id", (photo_id,)
+            f"SELECT * FROM locations l WHERE photo_id=? AND {LOCATION_PRESENT} ORDER BY {PRIMARY_FIRST}", (photo_id,)
         ).fetchall()
         return [location(r) for r in rows]
 
@@ -160,7 +194,7 @@ class SourceQueries:
         """Every (source kind, location meta) recorded for the photo, primary location last."""
         rows = self.db.execute(
             "SELECT s.kind, l.meta FROM locations l JOIN sources s ON s.id=l.source_id "
-            f"WHERE l.photo_id=? AND l.{LOCATION_PRESENT} AND l.meta IS NOT NULL ORDER BY l.rank DESC, l.id DESC",
+            f"WHERE l.photo_id=? AND l.{LOCATION_PRESENT} AND l.meta IS NOT NULL ORDER BY {PRIMARY_LAST}",
             (photo_id,),
         ).fetchall()
         return [(r[0], json.loads(r[1])) for r in rows]

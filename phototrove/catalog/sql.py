@@ -11,6 +11,31 @@ import time
 LOCATION_PRESENT = "state='ok'"
 
 
+# The order a photo's locations are preferred in as its primary path: the source's rank (a Takeout
+# year folder before an album), then the oldest source, then by name, never by the order rows
+# happened to be inserted in (which follows archive entry order).
+PRIMARY_FIRST = "l.rank, l.source_id, l.path, l.entry, l.id"
+PRIMARY_LAST = "l.rank DESC, l.source_id DESC, l.path DESC, l.entry DESC, l.id DESC"
+
+# Flags a source records per location (a Takeout sidecar's trashed / archived / inLockedFolder /
+# partner sharing). A photo is trashed or locked only when every present location says so (the
+# same bytes kept elsewhere are not in the trash); archived or partner-shared when any does.
+FLAGS = {"trashed": "all", "archived": "any", "locked": "all", "partner": "any"}
+
+
+def _flag(name: str, how: str, photo: str) -> str:
+    said = f"coalesce(json_extract(fl.meta, '$.{name}'), 0) = 1"
+    at = f"FROM locations fl WHERE fl.photo_id={photo} AND fl.{LOCATION_PRESENT}"
+    if how == "any":
+        return f"EXISTS (SELECT 1 {at} AND {said})"
+    return f"(EXISTS (SELECT 1 {at}) AND NOT EXISTS (SELECT 1 {at} AND NOT ({said})))"
+
+
+def flag_updates(names=tuple(FLAGS), photo: str = "photos.id") -> str:
+    """`trashed=(...), archived=(...), ...`: the photo's flags from its present locations."""
+    return ", ".join(f"{name}={_flag(name, FLAGS[name], photo)}" for name in names)
+
+
 def present(photo: str = "p.id") -> str:
     """SQL condition: the photo whose id is the expression `photo` has a present location."""
     return f"EXISTS (SELECT 1 FROM locations pl WHERE pl.photo_id={photo} AND pl.{LOCATION_PRESENT})"

@@ -24,6 +24,10 @@ class Filters:
     min_rating: int | None = None
     favorite: bool = False
     near: str | None = None  # "LAT,LON,KM"
+    trashed: bool = False          # only photos in the trash (Takeout's trashed)
+    archived: bool = False         # only archived photos
+    partner: bool = False          # only photos a partner shared
+    include_trashed: bool = False  # trashed photos are left out unless asked for
 
     def described(self) -> str:
         """The filters as they were given: `--from 2019 --album ski`."""
@@ -31,7 +35,18 @@ class Filters:
                  ("--near", self.near)] + [(f, v) for f, vs in (("--source", self.sources), ("--album", self.albums),
                                                               ("--camera", self.cameras), ("--keyword", self.keywords))
                                            for v in vs]
-        return " ".join([f"{f} {v}" for f, v in flags if v is not None] + (["--favorite"] if self.favorite else []))
+        switches = [f for f, on in (("--favorite", self.favorite), ("--trashed", self.trashed),
+                                    ("--archived", self.archived), ("--partner", self.partner)) if on]
+        return " ".join([f"{f} {v}" for f, v in flags if v is not None] + switches)
+
+    def given(self) -> bool:
+        """Whether the user asked for any filter (leaving out the trash is not one)."""
+        return bool(self.described())
+
+    def nothing_matches(self) -> str:
+        if self.given():
+            return f"no photo matches {self.described()}"
+        return "no photo matches: the only matches are in the trash (add --include-trashed to see them)"
 
     def near_point(self) -> tuple[float, float, float] | None:
         if not self.near:
@@ -111,6 +126,11 @@ def build_where(catalog: Catalog, f: Filters) -> dict | None:
         clauses.append({"rt": {"$gte": int(f.min_rating)}})
     if f.favorite:
         clauses.append({"fav": True})
+    for on, key in ((f.trashed, "tr"), (f.archived, "ar"), (f.partner, "pt")):
+        if on:
+            clauses.append({key: True})
+    if not (f.trashed or f.include_trashed) and catalog.has_flagged("trashed"):
+        clauses.append({"tr": {"$ne": True}})  # an item without the key is not in the trash
     near = f.near_point()
     if near:
         lat, lon, km = near
@@ -149,7 +169,7 @@ def matches(where: dict, meta: dict) -> bool:
         cond = {"$eq": cond}
     (op, operand), = cond.items()
     if key not in meta or meta[key] is None:
-        return False
+        return op == "$ne"  # as Chroma answers: a missing key is not equal to anything
     value = meta[key]
     if op == "$contains":
         return isinstance(value, list) and operand in value

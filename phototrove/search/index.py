@@ -72,7 +72,9 @@ def item_metadata(catalog: Catalog, photo_ids: Iterable[int] | None = None) -> d
     rows, lists = catalog.filter_rows(photo_ids)
     out: dict[int, dict] = {}
     for r in rows:
-        m: dict = {"pid": r[0], "fav": bool(r[4])}
+        # the flags always, so that `{"tr": {"$ne": True}}` reads the same in every Chroma version
+        m: dict = {"pid": r[0], "fav": bool(r[4]), "tr": bool(r[7]), "ar": bool(r[8]), "lk": bool(r[9]),
+                   "pt": bool(r[10])}
         t = epoch(r[1])
         if t is not None:
             m["t"] = t
@@ -397,5 +399,11 @@ def rebuild_index(library, models=None, *, chroma_url: str | None = None,
 
 
 def sync_index(library, *, chroma_url: str | None = None, show_progress: bool = True) -> tuple[int, int]:
-    """`trove index sync`: (photos sent, photos removed as gone)."""
-    return _under_lock(library, chroma_url, lambda catalog, index: index.sync(catalog, show_progress))
+    """`trove index sync`: (photos sent, photos removed as gone); photos of a removed source that
+    waited for the index to let them go leave the catalog."""
+    def work(catalog, index):
+        sent = index.sync(catalog, show_progress)
+        with catalog.transaction():
+            catalog.drop_orphans()
+        return sent
+    return _under_lock(library, chroma_url, work)

@@ -170,7 +170,7 @@ def query(catalog: Catalog, index: ChromaIndex, col, vector, *, filters: Filters
             hits = got
         n *= 4
     if not hits and not cut and (where is not None or near):  # every candidate was looked at
-        raise SearchError(f"no photo matches {filters.described()}")
+        raise SearchError(filters.nothing_matches())
     # map back through the catalog by hash (the id Chroma knows); drop what is no longer present
     by_hash = catalog.ids_by_hash([h.record["hash"] for h in hits])
     out = []
@@ -189,16 +189,18 @@ def query(catalog: Catalog, index: ChromaIndex, col, vector, *, filters: Filters
 
 
 def neighbours(catalog: Catalog, index: ChromaIndex, col, photo_ids: list[int], model_id: str,
-               k: int = 8) -> dict[int, list[tuple[int, float]]]:
-    """Each photo's k nearest neighbours in the whole index, in one batched query."""
+               k: int = 8, include_trashed: bool = False) -> dict[int, list[tuple[int, float]]]:
+    """Each photo's k nearest neighbours in the whole index (the trash left out unless asked
+    for), in one batched query."""
     import numpy as np
 
     vecs = {pid: catalog.embedding(pid, model_id) for pid in photo_ids}
     ids = [pid for pid in photo_ids if vecs[pid] is not None]
     if not ids:
         return {}
+    where = None if include_trashed or not catalog.has_flagged("trashed") else {"tr": {"$ne": True}}
     res = index._call("the neighbour query", col.query, query_embeddings=np.stack([vecs[p] for p in ids]),
-                      n_results=k + 1, include=["distances", "metadatas"])
+                      n_results=k + 1, where=where, include=["distances", "metadatas"])
     out: dict[int, list[tuple[int, float]]] = {}
     for pid, metas, dists in zip(ids, res["metadatas"], res["distances"]):
         out[pid] = [(int(m["pid"]), 1.0 - float(d)) for m, d in zip(metas, dists)
@@ -218,6 +220,7 @@ class Results:
     model_id: str
     unindexed: int = 0  # embedded photos the index does not hold yet (they cannot be found)
     coverage: tuple[int, int] = (0, 0)  # (present images embedded with the model, present images)
+    include_trashed: bool = False  # the trash was asked for (--include-trashed or --trashed)
 
 
 def search_terms(text: str, plus=(), minus=()) -> list[tuple[float, str]]:
@@ -249,7 +252,8 @@ def run_search(library, catalog: Catalog, *, terms: list[tuple[float, str]], ima
     hits = query(catalog, index, col, combine(parts), filters=filters, limit=limit, min_score=min_score)
     title = title or ", ".join(os.path.basename(p) for p in images)
     return Results(hits, f"search: {title}", catalog, index, col, embedder.model_id,
-                   catalog.count_unindexed(embedder.model_id), catalog.coverage(embedder.model_id))
+                   catalog.count_unindexed(embedder.model_id), catalog.coverage(embedder.model_id),
+                   _wants_trash(filters))
 
 
 def run_similar(library, catalog: Catalog, photo: str, *, model: str | None = None, filters: Filters | None = None,
@@ -264,7 +268,11 @@ def run_similar(library, catalog: Catalog, photo: str, *, model: str | None = No
     col = open_collection(catalog, index, model_id)
     hits = query(catalog, index, col, vector, filters=filters, limit=limit, min_score=min_score, exclude={pid})
     return Results(hits, f"like photo {pid}", catalog, index, col, model_id, catalog.count_unindexed(model_id),
-                   catalog.coverage(model_id))
+                   catalog.coverage(model_id), _wants_trash(filters))
+
+
+def _wants_trash(filters: Filters | None) -> bool:
+    return bool(filters and (filters.include_trashed or filters.trashed))
 
 
 def _load_query_model(index: ChromaIndex, spec: str, towers: str):

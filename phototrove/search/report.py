@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from ..catalog import Catalog, location_label
+from ..catalog import Catalog, location_label, photo_flags
 from ..library import write_atomic
 from .index import ChromaIndex
 from .thumbs import ensure_thumbs
@@ -40,6 +40,7 @@ def hit_summary(rec: dict) -> dict:
         "camera": rec.get("camera"), "lens": rec.get("lens"), "place": place, "rating": rec.get("rating"),
         "favorite": bool(rec.get("favorite")), "title": rec.get("title"), "description": rec.get("description"),
         "size": rec.get("size"), "width": rec.get("width"), "height": rec.get("height"),
+        "flags": photo_flags(rec),
     }
 
 
@@ -80,8 +81,8 @@ def filtered_photo_ids(catalog: Catalog, index: ChromaIndex, col, where: dict | 
     from .index import SearchError
     from .filters import haversine_km
 
-    if where is None:
-        return catalog.newest_present_images(limit)
+    if not filters.given():
+        return catalog.newest_present_images(limit, include_trashed=filters.include_trashed)
     if col is None:
         raise SearchError("filters need the vector index, and nothing is indexed yet")
     got = index._call("filtering", col.get, where=where, include=["metadatas"])
@@ -92,18 +93,18 @@ def filtered_photo_ids(catalog: Catalog, index: ChromaIndex, col, where: dict | 
     present = catalog.present_among(ids)
     chosen = [pid for pid in ids if pid in present][:limit]
     if not chosen:
-        raise SearchError(f"no photo matches {filters.described()}")
+        raise SearchError(filters.nothing_matches())
     return chosen
 
 
 # -- the gallery --------------------------------------------------------------------------------------
 def write_gallery(library, catalog: Catalog, index: ChromaIndex, col, model_id: str | None, out, *, title: str,
                   hits: list[tuple[int, float | None]], k: int = 6, show_progress: bool = False,
-                  log: Callable[[str], None] = lambda m: None) -> Path:
+                  include_trashed: bool = False, log: Callable[[str], None] = lambda m: None) -> Path:
     from .query import neighbours as nearest
 
     ids = [pid for pid, _ in hits]
-    near = nearest(catalog, index, col, ids, model_id, k) if col is not None and ids else {}
+    near = nearest(catalog, index, col, ids, model_id, k, include_trashed) if col is not None and ids else {}
     extra = [n for pid in ids for n, _ in near.get(pid, []) if n not in set(ids)]
     extra = list(dict.fromkeys(extra))
     thumbs, problems = ensure_thumbs(library, catalog, ids + extra, log=log, show_progress=show_progress)
@@ -118,7 +119,8 @@ def write_gallery(library, catalog: Catalog, index: ChromaIndex, col, model_id: 
         score = scores.get(pid)
         caption = [f'<span class="score">{score:.3f}</span>' if score is not None else "",
                    f'<span class="date">{_e(s["date"] or "")}</span>',
-                   f'<span class="name">{_e(name)}</span>']
+                   f'<span class="name">{_e(name)}</span>'] + \
+            [f'<span class="flag">{_e(f)}</span>' for f in s["flags"]]
         tiles.append(
             f'<figure class="tile" id="p{pid}" data-id="{pid}">'
             f'<a href="#photo-{pid}" title="{_e(s["shown_path"])}">{_img(uris.get(pid), name, problems.get(pid))}</a>'
@@ -141,6 +143,7 @@ def _lightbox_fields(s: dict) -> dict:
             ("albums", ", ".join(s["albums"])), ("keywords", ", ".join(s["keywords"])),
             ("people", ", ".join(s["people"])),
             ("rating", "★" * s["rating"] if s["rating"] else None), ("favorite", "yes" if s["favorite"] else None),
+            ("state", ", ".join(s["flags"])),
             ("size", f"{s['width']}×{s['height']}, {_human(s['size'])}" if s["width"] else _human(s["size"])),
             ("hash", s["hash"][:16])]
     return {"name": os.path.basename(s["shown_path"]) or s["hash"][:12], "date": s["date"],
@@ -151,14 +154,14 @@ def _lightbox_fields(s: dict) -> dict:
 
 # -- duplicates ---------------------------------------------------------------------------------------
 def find_duplicates(catalog: Catalog, index: ChromaIndex, col, model_id: str, threshold: float,
-                    k: int = 10, show_progress: bool = False) -> list[dict]:
+                    k: int = 10, show_progress: bool = False, include_trashed: bool = False) -> list[dict]:
     """Groups of near-duplicates (embeddings within `threshold` cosine similarity, joined transitively)
-    and photos whose identical bytes sit in several places."""
+    and photos whose identical bytes sit in several places; trashed photos only when asked for."""
     import numpy as np
 
     from ..progress import progress
 
-    rows = catalog.present_vectors(model_id)
+    rows = catalog.present_vectors(model_id, include_trashed)
     parent = {pid: pid for pid, _ in rows}
 
     def root(x: int) -> int:
@@ -192,7 +195,7 @@ def find_duplicates(catalog: Catalog, index: ChromaIndex, col, model_id: str, th
         if len(members) > 1:
             out.append(_group(catalog, "near-duplicates", members))
     grouped = {p for ms in groups.values() if len(ms) > 1 for p in ms}
-    for pid in catalog.photos_with_copies():
+    for pid in catalog.photos_with_copies(include_trashed):
         if pid not in grouped:
             out.append(_group(catalog, "identical copies", [pid]))
     out.sort(key=lambda g: -g["bytes"])
@@ -279,7 +282,7 @@ def results_gallery(library, results, out, *, show_progress: bool = False,
     """A gallery of a search's or similar's results (query.Results)."""
     return write_gallery(library, results.catalog, results.index, results.col, results.model_id, out,
                          title=results.title, hits=[(h.photo_id, h.score) for h in results.hits],
-                         show_progress=show_progress, log=log)
+                         show_progress=show_progress, include_trashed=results.include_trashed, log=log)
 
 
 def library_gallery(library, catalog: Catalog, *, filters, limit: int, model: str | None, out=None,
@@ -297,11 +300,11 @@ def library_gallery(library, catalog: Catalog, *, filters, limit: int, model: st
     ids = filtered_photo_ids(catalog, index, col, build_where(catalog, filters), filters, limit)
     return write_gallery(library, catalog, index, col, model_id, out or library.root / "reports" / "gallery.html",
                          title="phototrove", hits=[(pid, None) for pid in ids], show_progress=show_progress,
-                         log=log)
+                         include_trashed=filters.include_trashed or filters.trashed, log=log)
 
 
 def duplicates_report(library, catalog: Catalog, *, threshold: float, model: str | None, out=None,
-                      chroma_url: str | None = None, show_progress: bool = False,
+                      chroma_url: str | None = None, show_progress: bool = False, include_trashed: bool = False,
                       log: Callable[[str], None] = lambda m: None) -> tuple[list[dict], Path]:
     """`trove report duplicates`: the groups, and the page showing them."""
     from .query import open_collection, pick_model
@@ -309,7 +312,8 @@ def duplicates_report(library, catalog: Catalog, *, threshold: float, model: str
     index = ChromaIndex(library, url=chroma_url, readonly=True)
     model_id, _spec = pick_model(catalog, index, model)
     col = open_collection(catalog, index, model_id)
-    groups = find_duplicates(catalog, index, col, model_id, threshold, show_progress=show_progress)
+    groups = find_duplicates(catalog, index, col, model_id, threshold, show_progress=show_progress,
+                             include_trashed=include_trashed)
     path = write_duplicates(library, catalog, out or library.root / "reports" / "duplicates.html",
                             groups, threshold=threshold, show_progress=show_progress, log=log)
     return groups, path
