@@ -2,13 +2,18 @@
 
 Builds, in a temp dir deleted afterwards, a multi-part Takeout export of >= --gb GB: distinct
 12-megapixel JPEGs (made unique by a JPEG comment) with sidecars in a year folder, ~30% of the
-media files being album copies of year-folder photos, spread over parts of ~--part-mb MB (photos
-and their sidecars may land in different parts). Then, in one run, on a warm page cache:
+media files being album copies of year-folder photos, and camera RAW files and videos making up
+--raw-video (default 20%) of the media bytes, spread over parts of ~--part-mb MB (photos and their
+sidecars may land in different parts). The first part is written the way browser-side zippers and
+Google's download zipper write (streamed: data descriptors, no sizes in the local headers) and cut
+short at 70% of its length. Then, in one run, on a warm page cache:
   - `sha256sum` over every part (the floor: every byte read and hashed once), and the same with
     Python's hashlib (OpenSSL: much faster where coreutils has no SHA extensions),
-  - `trove ingest takeout PARTS --no-embed` into a fresh library,
-  - the same command again (nothing changed: listing and matching only).
-Prints one JSON object per line.   Usage: python bench/takeout.py [--gb 1.0] [--dup 0.3] [--stored]
+  - `trove ingest takeout PARTS --no-embed` into a fresh library, and the same again (nothing changed),
+  - the cut streamed part alone, and the members it salvages written as an intact (seekable) zip
+    alone: MB/s of each (salvage must not be slower), and stream-unzip's pass over the cut part.
+Prints one JSON object per line.
+Usage: python bench/takeout.py [--gb 1.0] [--dup 0.3] [--raw-video 0.2] [--stored]
 """
 from __future__ import annotations
 
@@ -28,18 +33,41 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import media_fixtures as mf  # noqa: E402
 import takeout_fixtures as tf  # noqa: E402
 from synth import photo_12mp, with_comment  # noqa: E402
+
+RAW_MB, VIDEO_MB = 25, 40   # a 24-MP camera RAW, a minute of phone video
 
 
 def emit(**kw) -> None:
     print(json.dumps({"bench": "takeout", **kw}), flush=True)
 
 
-def build(out: Path, gb: float, dup: float, part_mb: int, stored: bool) -> tuple[list[str], dict]:
+def big_video(seed: int, mb: int) -> bytes:
+    """A real MP4 (FFmpeg through PyAV) grown to `mb` MB by a trailing `free` box (valid ISO-BMFF)."""
+    head = mf.video(".mp4", seed)
+    pad = random.Random(seed).randbytes(mb * 1_000_000)
+    return head + (8 + len(pad)).to_bytes(4, "big") + b"free" + pad
+
+
+def write_part(path: Path, part: list, method: int, streamed: bool) -> None:
+    if streamed:
+        tf.write_streamed_zip(str(path), [(name, data, method) for name, data in part])
+        return
+    with zipfile.ZipFile(path, "w", compression=method, compresslevel=1) as zf:
+        for name, data in part:
+            zf.writestr(name, data)
+
+
+def build(out: Path, gb: float, dup: float, part_mb: int, stored: bool, raw_video: float) -> tuple[list[str], dict]:
     bases = [photo_12mp(s) for s in range(4)]
     avg = sum(map(len, bases)) / len(bases)
-    total_files = int(gb * 1e9 * 1.03 / avg) + 1  # margin: sidecars are small, deflate saves ~1%
+    other_bytes = gb * 1e9 * raw_video
+    n_video = max(1, int(other_bytes * 0.4 / (VIDEO_MB * 1e6)))
+    n_raw = max(1, int((other_bytes - n_video * VIDEO_MB * 1e6) / (RAW_MB * 1e6)))
+    total_files = int((gb * 1e9 - other_bytes) * 1.03 / avg) + 1  # margin: sidecars are small
     distinct = int(total_files * (1 - dup))
     rnd = random.Random(7)
     entries: list[tuple[str, bytes]] = []
@@ -52,6 +80,16 @@ def build(out: Path, gb: float, dup: float, part_mb: int, stored: bool) -> tuple
         entries.append((year + name, data))
         entries.append((year + name + ".supplemental-metadata.json", json.dumps(
             tf.sidecar(name, taken=1609459200 + i * 3600, geo=(48.0 + i / 1e4, 2.0, 35.0)))))
+    exts = list(mf.TIFF_RAWS)
+    for i in range(n_raw):
+        ext = exts[i % len(exts)]
+        name = f"DSC_{i:05d}{ext.upper()}"
+        entries.append((year + name, mf.tiff_raw(ext, i, sensor_bytes=RAW_MB * 1_000_000)))
+        entries.append((year + name + ".json", json.dumps(tf.sidecar(name, taken=1609459200 + i))))
+    for i in range(n_video):
+        name = f"VID_2021010{i % 9 + 1}_{i:06d}.mp4"
+        entries.append((year + name, big_video(i, VIDEO_MB)))
+        entries.append((year + name + ".json", json.dumps(tf.sidecar(name, taken=1609459200 + i))))
     albums = [f"Album {k}" for k in range(8)]
     for k, title in enumerate(albums):
         entries.append((f"Takeout/Google Photos/{title}/metadata.json", json.dumps(tf.album(title))))
@@ -75,17 +113,61 @@ def build(out: Path, gb: float, dup: float, part_mb: int, stored: bool) -> tuple
     method = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
     for n, part in enumerate(parts, 1):
         p = out / f"takeout-20240712T112341Z-{n:03d}.zip"
-        with zipfile.ZipFile(p, "w", compression=method, compresslevel=1) as zf:
-            for name, data in part:
-                zf.writestr(name, data)
+        write_part(p, part, method, streamed=n == 1)
         paths.append(str(p))
-    return paths, {"media_files": total_files, "distinct_photos": distinct}
+    last = Path(paths[0])   # the streamed part (a full-size one), cut short at 70%: a download that stopped
+    whole = last.read_bytes()
+    last.write_bytes(whole[:int(len(whole) * 0.7)])
+    from phototrove.ingest.archives import salvage_zip
+
+    kept = {m.name for m in salvage_zip(str(last))}   # the members before the cut...
+    intact = out.parent / "intact" / last.name        # ...as a seekable, whole zip: the fair comparison
+    intact.parent.mkdir()
+    write_part(intact, [(n, d) for n, d in parts[0] if n in kept], method, streamed=False)
+    media_bytes = sum(len(d) for _, d in entries if not _.endswith(".json"))
+    return paths, {"media_files": total_files + n_raw + n_video, "distinct_photos": distinct, "raw_files": n_raw,
+                   "videos": n_video, "raw_video_share": round((n_raw * RAW_MB + n_video * VIDEO_MB) * 1e6 / media_bytes, 3),
+                   "intact": str(intact)}
+
+
+def stream_unzip_pass(path: str) -> tuple[float, int, str | None]:
+    """stream-unzip over the cut part: seconds, members read whole, and how it ended."""
+    from stream_unzip import stream_unzip
+
+    def chunks():
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                yield block
+    t, n, ended = time.perf_counter(), 0, None
+    try:
+        for _name, _size, members in stream_unzip(chunks(), allow_zip64=True):
+            for _ in members:
+                pass
+            n += 1
+    except Exception as e:  # what it raises at the cut
+        ended = type(e).__name__
+    return time.perf_counter() - t, n, ended
+
+
+def run_trove(library: Path, parts: list[str], workers: int | None) -> tuple[float, dict]:
+    cmd = [sys.executable, "-m", "phototrove.cli", "--library", str(library), "--quiet",
+           "ingest", "takeout", *parts, "--no-embed", "--json"]
+    if workers:
+        cmd += ["--workers", str(workers)]
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    secs = time.perf_counter() - t
+    if proc.returncode not in (0, 1):   # 1: some files failed (the cut part says so): expected here
+        emit(stage="trove", error=proc.stderr[-2000:], code=proc.returncode)
+        sys.exit(1)
+    return secs, json.loads(proc.stdout.splitlines()[-1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--gb", type=float, default=1.0, help="total media bytes (default 1.0 GB)")
     ap.add_argument("--dup", type=float, default=0.3, help="share of media files that are album copies")
+    ap.add_argument("--raw-video", type=float, default=0.2, help="share of media bytes that are RAW and video")
     ap.add_argument("--part-mb", type=int, default=300)
     ap.add_argument("--stored", action="store_true", help="media stored uncompressed (default: deflated)")
     ap.add_argument("--workers", type=int, default=None)
@@ -94,12 +176,13 @@ def main() -> None:
     try:
         t = time.perf_counter()
         (work / "export").mkdir()
-        parts, counts = build(work / "export", args.gb, args.dup, args.part_mb, args.stored)
+        parts, counts = build(work / "export", args.gb, args.dup, args.part_mb, args.stored, args.raw_video)
+        intact = counts.pop("intact")
         archive_bytes = sum(os.path.getsize(p) for p in parts)
         emit(stage="generate", seconds=round(time.perf_counter() - t, 2), parts=len(parts),
              archive_bytes=archive_bytes, compression="stored" if args.stored else "deflated", **counts,
-             cpus=os.cpu_count(), load_avg=round(os.getloadavg()[0], 2))
-        subprocess.run(["cat", *parts], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
+             cut_part_bytes=os.path.getsize(parts[0]), cpus=os.cpu_count(), load_avg=round(os.getloadavg()[0], 2))
+        subprocess.run(["cat", *parts, intact], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
 
         t = time.perf_counter()
         subprocess.run(["sha256sum", *parts], stdout=subprocess.DEVNULL, check=True)
@@ -114,25 +197,40 @@ def main() -> None:
         strict = time.perf_counter() - t
         emit(stage="hashlib.sha256", seconds=round(strict, 2), mb_per_s=round(archive_bytes / strict / 1e6, 1))
 
-        trove = [sys.executable, "-m", "phototrove.cli", "--library", str(work / "library"), "--quiet",
-                 "ingest", "takeout", *parts, "--no-embed", "--json"]
-        if args.workers:
-            trove += ["--workers", str(args.workers)]
         for label in ("ingest", "rerun"):
-            t = time.perf_counter()
-            proc = subprocess.run(trove, capture_output=True, text=True)
-            secs = time.perf_counter() - t
-            if proc.returncode != 0:
-                emit(stage=label, error=proc.stderr[-2000:], code=proc.returncode)
-                sys.exit(1)
-            s = json.loads(proc.stdout.splitlines()[-1])
+            secs, s = run_trove(work / "library", parts, args.workers)
             r = s["report"]
             emit(stage=label, seconds=round(secs, 2), ratio_to_sha256sum=round(secs / base, 2),
-                 ratio_to_hashlib=round(secs / strict, 2), copies_not_reread=s.get("read.copies_not_reread", 0),
-                 mb_per_s=round(archive_bytes / secs / 1e6, 1), photos=r["photos"],
+                 limit_ratio_to_sha256sum=1.5, ratio_to_hashlib=round(secs / strict, 2),
+                 copies_not_reread=s.get("read.copies_not_reread", 0),
+                 mb_per_s=round(archive_bytes / secs / 1e6, 1), photos=r["photos"], raw=r["raw"], videos=r["videos"],
                  duplicates_collapsed=r["duplicates_collapsed"], bytes_saved=r["bytes_saved"],
                  sidecars_matched=r["sidecars_matched"], media_unmatched=len(r["media_unmatched"]),
+                 files_listed=r["files"]["listed"], errors=r["errors"],
                  read=s.get("read.photos", 0) + s.get("read.duplicates", 0), load_avg=round(os.getloadavg()[0], 2))
+
+        # the cut streamed part alone, against the same members as an intact zip alone
+        cut_bytes, intact_bytes = os.path.getsize(parts[0]), os.path.getsize(intact)
+        secs_cut, s_cut = run_trove(work / "lib-cut", [parts[0]], args.workers)
+        secs_whole, s_whole = run_trove(work / "lib-intact", [intact], args.workers)
+        read_cut = s_cut.get("read.photos", 0) + s_cut.get("read.duplicates", 0)
+        emit(stage="cut-streamed-part", seconds=round(secs_cut, 2), mb_per_s=round(cut_bytes / secs_cut / 1e6, 1),
+             members_read=read_cut, errors=s_cut.get("report", {}).get("errors"))
+        emit(stage="same-part-intact", seconds=round(secs_whole, 2),
+             mb_per_s=round(intact_bytes / secs_whole / 1e6, 1),
+             members_read=s_whole.get("read.photos", 0) + s_whole.get("read.duplicates", 0))
+        emit(stage="salvage-rate", ratio_cut_to_intact_mb_per_s=round((cut_bytes / secs_cut) / (intact_bytes / secs_whole), 2),
+             limit_at_least=1.0)
+        try:
+            secs_su, n_su, ended = stream_unzip_pass(parts[0])
+            emit(stage="stream-unzip-cut-part", seconds=round(secs_su, 2), mb_per_s=round(cut_bytes / secs_su / 1e6, 1),
+                 members_read=n_su, ended_with=ended, note="listing and inflating only: no hashing, no sidecars")
+            tiny = work / "stored-streamed.zip"   # stored members with descriptors, as Google's zipper writes
+            write_part(tiny, [("a.jpg", b"x" * 1000), ("b.jpg", b"y" * 1000)], zipfile.ZIP_STORED, streamed=True)
+            _, n_stored, ended_stored = stream_unzip_pass(str(tiny))
+            emit(stage="stream-unzip-stored-streamed", members_read=n_stored, of=2, ended_with=ended_stored)
+        except ImportError:
+            emit(stage="stream-unzip-cut-part", skipped="stream-unzip not installed (pip install stream-unzip)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

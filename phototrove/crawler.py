@@ -40,6 +40,7 @@ class Summary:
     counts: dict[str, int] = field(default_factory=dict)
     errors: int = 0
     source_id: int | None = None   # None: the source was not kept (nothing found in it)
+    problems: list[str] = field(default_factory=list)  # what a source not kept was found to be
 
     def add(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -136,7 +137,9 @@ class Crawler:
         """A source added this run in which discovery found nothing but problems (a zip that is no
         Takeout, an unreadable folder) is not kept: its problems were said, and count in the run's
         exit code. (An empty folder is kept: photos may come later.)"""
-        summary.errors = self.catalog.count_errors(source_id)
+        rows = self.catalog.errors(source_id)
+        summary.errors = len(rows)
+        summary.problems = [f"{r['path']}: {r['message']}" for r in rows]
         with self.catalog.transaction():
             self.catalog.remove_source(source_id)
         summary.source_id = None

@@ -36,17 +36,18 @@ class SourceRun:
     errors: int
     report: dict | None = None   # the source's own report (Takeout), when it has one
     kept: bool = True            # False: only problems were found in it, so it was not added as a source
+    problems: list[str] = field(default_factory=list)  # those problems (their rows left with the source)
 
     def as_dict(self) -> dict:
         return {"source": self.root, "kind": self.kind, **self.counts, "errors": self.errors,
                 **({"report": self.report} if self.report is not None else {}),
-                **({} if self.kept else {"not_added": True})}
+                **({} if self.kept else {"not_added": True, "problems": self.problems})}
 
     def describe(self) -> str:
         c = self.counts
         if not self.kept:
-            return (f"{self.kind} {self.root}: nothing to catalogue in it, so it was not added as a source "
-                    f"({self.errors} problem(s), said above)")
+            return "\n".join([f"{self.kind} {self.root}: nothing to catalogue in it, so it was not added as a source:"]
+                             + [f"  {p}" for p in self.problems])
         line = (f"{self.kind} {self.root}: {c.get('discover.new', 0)} new, {c.get('discover.changed', 0)} changed, "
                 f"{c.get('discover.unchanged', 0)} unchanged, {c.get('discover.missing', 0)} gone missing; "
                 f"{c.get('read.photos', 0)} photos added, {c.get('read.duplicates', 0)} duplicates")
@@ -129,7 +130,8 @@ def ingest(library: Library, sources: list[Source], opts: Options, *, chroma_url
                 raise UsageError(f"{e} (the catalog stages' work is kept)") from None
             kept = summary.source_id is not None
             run.sources.append(SourceRun(source.kind, source.root, summary.counts, summary.errors,
-                                         source_report(catalog, summary.source_id) if kept else None, kept))
+                                         source_report(catalog, summary.source_id) if kept else None, kept,
+                                         summary.problems))
     return run
 
 

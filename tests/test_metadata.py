@@ -62,7 +62,7 @@ def app(marker: int, payload: bytes) -> bytes:
 @needs_exiftool
 def test_01_exif_after_xmp_app6_app13_and_junk_between_segments(trove, tmp_path):
     photo = rocket(tmp_path, "moto.jpg")
-    et(f"-DateTimeOriginal=2019:07:14 21:00:00", "-Make=motorola", "-Model=moto g(7)", "-GPSLatitude=37.7749",
+    et("-DateTimeOriginal=2019:07:14 21:00:00", "-Make=motorola", "-Model=moto g(7)", "-GPSLatitude=37.7749",
        "-GPSLatitudeRef=N", "-GPSLongitude=122.4194", "-GPSLongitudeRef=W", "-XMP-dc:Subject=phone",
        "-IPTC:Keywords=phone", photo)
     segs, rest = segments(photo.read_bytes())

@@ -9,13 +9,11 @@ import json
 import os
 import random
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
 import tarfile
 import time
-import zipfile
 import zlib
 from pathlib import Path
 
@@ -26,7 +24,6 @@ from photos import jpeg, write, write_jpeg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 import lightroom  # noqa: E402
 import takeout_fixtures as tf  # noqa: E402
-from fixture_exif import exif_bytes  # noqa: E402
 
 TINY = "tiny_embedder:make"
 

@@ -20,14 +20,17 @@ class ErrorQueries:
                             "WHERE id=? AND state!='missing'", (location_id,))
         elif photo_id is not None:
             self.db.execute("DELETE FROM errors WHERE photo_id=? AND stage=? AND model IS ?", (photo_id, stage, model))
-        elif path is not None:  # one row per problem: discovery finding the same thing again replaces it
-            self.db.execute("DELETE FROM errors WHERE location_id IS NULL AND photo_id IS NULL AND stage=? "
-                            "AND source_id IS ? AND path=?", (stage, source_id, db_path(path)))
-        self.db.execute(
+        new = self.db.execute(
             "INSERT INTO errors(at, stage, kind, source_id, location_id, photo_id, path, message, model) "
             "VALUES (?,?,?,?,?,?,?,?,?)",
             (now_iso(), stage, kind, source_id, location_id, photo_id, path and db_path(path), message, model),
-        )
+        ).lastrowid
+        if location_id is None and photo_id is None and path is not None:
+            # one row per problem: discovery finding it again replaces it. The old row goes after the
+            # new one is in, so the new id is above every id a scan started with (SQLite hands the
+            # highest id out again once its row is deleted) and clear_discover_errors keeps it.
+            self.db.execute("DELETE FROM errors WHERE location_id IS NULL AND photo_id IS NULL AND stage=? "
+                            "AND source_id IS ? AND path=? AND id<?", (stage, source_id, db_path(path), new))
 
     def errors(self, source_id: int | None = None) -> list[dict]:
         q, args = "SELECT * FROM errors", ()

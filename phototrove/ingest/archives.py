@@ -125,7 +125,6 @@ def list_zip(path: str) -> tuple[list[Member], str | None]:
 _LOCAL = struct.Struct("<4sHHHHHIIIHH")
 _DESCRIPTOR = b"PK\x07\x08"
 _RECORDS = (b"PK\x03\x04", b"PK\x01\x02", b"PK\x05\x06", b"PK\x06\x06")  # what may follow a member
-_SCAN = 4 << 20
 
 
 def salvage_zip(path: str) -> list[Member]:
@@ -139,57 +138,102 @@ def salvage_zip(path: str) -> list[Member]:
     size = os.path.getsize(path)
     with open_regular(path) as f:
         fd = f.fileno()
-        pos = 0
-        while pos + _LOCAL.size <= size:
-            head = os.pread(fd, _LOCAL.size, pos)
-            sig, _ver, flags, method, _t, _d, crc, csize, usize, nlen, xlen = _LOCAL.unpack(head)
-            if sig != b"PK\x03\x04":
-                break
-            raw_name = os.pread(fd, nlen, pos + _LOCAL.size)
-            extra = os.pread(fd, xlen, pos + _LOCAL.size + nlen)
-            zip64 = False
-            i = 0
-            while i + 4 <= len(extra):
-                tag, ln = struct.unpack_from("<HH", extra, i)
-                if tag == 1:
-                    zip64 = True
-                    if ln >= 16 and (csize == 0xFFFFFFFF or usize == 0xFFFFFFFF):
-                        usize, csize = struct.unpack_from("<QQ", extra, i + 4)
-                i += 4 + ln
-            data_at = pos + _LOCAL.size + nlen + xlen
-            after = 0
-            if flags & 8:
-                found = _descriptor(fd, data_at, size, zip64, stored=method == 0)
-                if found is None:   # cut short inside this member (or damaged): the members before are kept
-                    break
-                crc, csize, usize, after = found
-            if data_at + csize > size:
-                break
-            name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
-            if not name.endswith("/"):
-                out.append(Member(name, usize, csize, crc, pos, method))
-            pos = data_at + csize + after
+        scan = _Scanner(fd, size)
+        try:
+            _walk(fd, size, scan, out)
+        finally:
+            scan.close()
     return out
 
 
-def _descriptor(fd: int, data_at: int, size: int, zip64: bool, *, stored: bool) -> tuple[int, int, int, int] | None:
+def _walk(fd: int, size: int, scan: "_Scanner", out: list[Member]) -> None:
+    """salvage_zip's walk over the local headers, appending each complete member to `out`."""
+    pos = 0
+    while pos + _LOCAL.size <= size:
+        head = os.pread(fd, _LOCAL.size, pos)
+        sig, _ver, flags, method, _t, _d, crc, csize, usize, nlen, xlen = _LOCAL.unpack(head)
+        if sig != b"PK\x03\x04":
+            return
+        raw_name = os.pread(fd, nlen, pos + _LOCAL.size)
+        extra = os.pread(fd, xlen, pos + _LOCAL.size + nlen)
+        zip64 = False
+        i = 0
+        while i + 4 <= len(extra):
+            tag, ln = struct.unpack_from("<HH", extra, i)
+            if tag == 1:
+                zip64 = True
+                if ln >= 16 and (csize == 0xFFFFFFFF or usize == 0xFFFFFFFF):
+                    usize, csize = struct.unpack_from("<QQ", extra, i + 4)
+            i += 4 + ln
+        data_at = pos + _LOCAL.size + nlen + xlen
+        after = 0
+        if flags & 8:
+            found = _descriptor(scan, data_at, zip64, stored=method == 0)
+            if found is None:   # cut short inside this member (or damaged): the members before are kept
+                return
+            crc, csize, usize, after = found
+        if data_at + csize > size:
+            return
+        name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
+        if not name.endswith("/"):
+            out.append(Member(name, usize, csize, crc, pos, method))
+        pos = data_at + csize + after
+
+
+class _Scanner:
+    """A forward-only search of one file for where streamed members may end: each byte is read
+    once, however many members the walk asks about, in blocks scanned two at a time ahead of the
+    walk (numpy releases the GIL: both cores scan)."""
+
+    BLOCK = 8 << 20
+
+    def __init__(self, fd: int, size: int):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.fd, self.size = fd, size
+        self.pool = ThreadPoolExecutor(2)
+        self.blocks: dict[int, object] = {}   # block number -> Future of its candidate positions
+
+    def _block(self, k: int) -> list[int]:
+        for ahead in (k, k + 1, k + 2):
+            if ahead * self.BLOCK < self.size and ahead not in self.blocks:
+                self.blocks[ahead] = self.pool.submit(self._scan, ahead)
+        for done in [b for b in self.blocks if b < k]:
+            del self.blocks[done]
+        return self.blocks[k].result()
+
+    def _scan(self, k: int) -> list[int]:
+        import numpy as np
+
+        base = k * self.BLOCK
+        a = np.frombuffer(os.pread(self.fd, self.BLOCK + 3, base), np.uint8)  # +3: a signature across blocks
+        p = np.flatnonzero(a[:-3] == 0x50)
+        p = p[a[p + 1] == 0x4B]
+        c, d = a[p + 2], a[p + 3]
+        hit = ((c == 7) & (d == 8)) | ((c == 3) & (d == 4)) | ((c == 1) & (d == 2))
+        return (p[hit] + base).tolist()
+
+    def candidates(self, start: int) -> Iterator[int]:
+        """Positions >= start of a descriptor or header signature, in file order."""
+        k = start // self.BLOCK
+        while k * self.BLOCK < self.size:
+            for at in self._block(k):
+                if at >= start:
+                    yield at
+            k += 1
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _descriptor(scan: _Scanner, data_at: int, zip64: bool, *, stored: bool) -> tuple[int, int, int, int] | None:
     """(CRC, compressed size, size, descriptor length) of the streamed member whose data starts at
     `data_at`: the first data descriptor (signed, or unsigned right before the next record) whose
     compressed size is the distance from `data_at` and that is followed by a record or the end."""
-    pos, tail = data_at, b""
-    while pos < size:
-        chunk = os.pread(fd, _SCAN, pos)
-        if not chunk:
-            break
-        buf, base = tail + chunk, pos - len(tail)
-        i = buf.find(b"PK")
-        while i >= 0:
-            hit = _check_descriptor(fd, base + i, data_at, size, zip64, stored)
-            if hit is not None:
-                return hit
-            i = buf.find(b"PK", i + 1)
-        tail = buf[-(4 + 24):]   # a signature (or a descriptor before one) across the chunk boundary
-        pos += len(chunk)
+    for at in scan.candidates(data_at):
+        hit = _check_descriptor(scan.fd, at, data_at, scan.size, zip64, stored)
+        if hit is not None:
+            return hit
     return None
 
 
@@ -238,28 +282,32 @@ class _Inflating(_MemberStream):
 
     def read(self, n: int = -1) -> bytes:
         want = self.left_out if n is None or n < 0 else min(n, self.left_out)
-        out = bytearray()
-        while len(out) < want:
+        chunks, got = [], 0   # joined once at the end (a single chunk is returned as it is)
+        while got < want:
             if self.z is None:
-                chunk = self.f.read(min(want - len(out), self.left_in))
+                chunk = self.f.read(min(want - got, self.left_in))
                 self.left_in -= len(chunk)
             else:
                 pending = self.z.unconsumed_tail
                 if not pending and self.left_in:
-                    pending = self.f.read(min(1 << 20, self.left_in))
+                    pending = self.f.read(min(4 << 20, self.left_in))
                     self.left_in -= len(pending)
                 try:
-                    chunk = self.z.decompress(pending, want - len(out))
+                    chunk = self.z.decompress(pending, want - got)
                 except zlib.error as e:
                     raise ArchiveError("corrupt", f"member damaged: {e}") from None
             if not chunk:
-                raise EOFError(f"member ended after {self.m.size - self.left_out} of {self.m.size} bytes")
-            out += chunk
+                done = self.m.size - self.left_out
+                if self.z is not None and self.z.eof:   # the data is there but says less: damaged, not cut
+                    raise ArchiveError("corrupt", f"member damaged: its data ends after {done} of {self.m.size} bytes")
+                raise EOFError(f"member ended after {done} of {self.m.size} bytes")
+            chunks.append(chunk)
+            got += len(chunk)
             self.left_out -= len(chunk)
             self.crc = zlib.crc32(chunk, self.crc)
         if self.left_out == 0 and self.m.crc is not None and self.crc != self.m.crc:
             raise ArchiveError("corrupt", "CRC mismatch: the member's bytes are damaged")
-        return bytes(out)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 # -- tar ------------------------------------------------------------------------------------------
@@ -389,17 +437,23 @@ class ArchivePool:
 
     def _raw_span(self, path: str, entry: str) -> tuple[BinaryIO, int, int]:
         """(file, offset, length) of a zip member's stored (still compressed) bytes."""
-        zi = self._zip(path).getinfo(entry)
+        salvaged = self.salvaged.get(path)
+        if salvaged is not None:
+            m = salvaged[entry]
+            offset, length = m.offset, m.compress_size
+        else:
+            zi = self._zip(path).getinfo(entry)
+            offset, length = zi.header_offset, zi.compress_size
         handles = self._handles()
         f = handles.get(("raw", path))
         if f is None:
             f = handles[("raw", path)] = self._remember(open_regular(path))
-        f.seek(zi.header_offset)
+        f.seek(offset)
         head = f.read(_LOCAL.size)
         if len(head) < _LOCAL.size or head[:4] != b"PK\x03\x04":
             raise ArchiveError("corrupt", "bad local header")
         nlen, xlen = struct.unpack_from("<HH", head, 26)
-        return f, zi.header_offset + _LOCAL.size + nlen + xlen, zi.compress_size
+        return f, offset + _LOCAL.size + nlen + xlen, length
 
     def raw_equal(self, a: tuple[str, str], b: tuple[str, str], chunk: int = 1 << 20) -> bool:
         """Whether two zip members' stored bytes are identical (same method and CRC checked by the

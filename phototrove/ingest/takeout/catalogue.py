@@ -29,8 +29,10 @@ class Folder:
 
     @property
     def album(self) -> tuple | None:
-        """Its album JSON's (title, description); of two, the first by name (never by entry order)."""
-        return min(self.albums, key=lambda a: (a[0], a[1][0] or "", a[1][1] or ""))[1] if self.albums else None
+        """Its album JSON's (title, description); of two, an unnumbered name before `(1)`, then by
+        name (never by entry order)."""
+        return min(self.albums, key=lambda a: (a[0].endswith(").json"), a[0], a[1][0] or "", a[1][1] or ""))[1] \
+            if self.albums else None
 
 
 @dataclass

@@ -150,8 +150,7 @@ class PartReader:
         order = ((target[replace][0] if is_json else target[replace]).order if replace is not None
                  else (part_no, len(part.items) + len(part.docs)))
         item = Item(part.path, member.name, tuple(raw), member.size, member.crc, mtime, order,
-                    (member.crc, member.size, member.method, member.compress_size)
-                    if part.kind == "zip" and part.path not in self.pool.salvaged else None)
+                    (member.crc, member.size, member.method, member.compress_size) if part.kind == "zip" else None)
         entry = item
         if is_json:
             where = f"{part.path}!{member.name}"
