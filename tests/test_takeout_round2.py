@@ -417,3 +417,46 @@ def test_sources_list_and_remove(tmp_path, trove):
 
 
 COLOUR_ID = "test-colour-v1"
+
+
+# -- all of it at once ------------------------------------------------------------------------------
+def test_a_real_multi_part_export_is_accounted_for_file_by_file(tmp_path, trove):
+    """Three parts (a zip, a .tgz and a streamed zip cut short) holding RAW, video, trash, year-named
+    albums, product JSON and odd files: every file listed lands in exactly one count of the report."""
+    P = "Takeout/Google Photos/"
+    part1 = [(P + Y + "IMG_0001.CR2", RAWS["IMG_0001.CR2"]), (P + Y + "IMG_0001.jpg", jpeg(seed=101)),
+             (P + Y + "IMG_0001.CR2.supplemental-metadata.json", tf.sidecar("IMG_0001.CR2")),
+             (P + "Trash/VID_0002.MP4", VIDEOS["VID_0000.MP4"]),
+             (P + "Trash/VID_0002.MP4.json", tf.sidecar("VID_0002.MP4", trashed=True)),
+             (P + "Family Photos 2021/IMG_0001.jpg", jpeg(seed=101)),
+             (P + "print-order.json", {"orders": []}), ("Takeout/archive_browser.html", b"<!DOCTYPE html><html>"),
+             ("Takeout/Drive/My Drive/report.docx", b"PK\x03\x04docx")]
+    part2 = [(P + Y + "IMG_0001.jpg.json", tf.sidecar("IMG_0001.jpg", description="beach")),
+             (P + "2019-Summer-Trip/DSC_0003.NEF", RAWS["DSC_0002.NEF"]),
+             (P + "2019-Summer-Trip/DSC_0003.NEF.json", tf.sidecar("DSC_0003.NEF")),
+             (P + Y + "MVIMG_20190101_120000", mf.video(".mp4", 102)), (P + Y + "notes.txt", b"hello\n"),
+             (P + ".DS_Store", b"\x00\x00\x00\x01Bud1")]
+    part3 = [(P + Y + f"PXL_2019070{i}_101010.jpg", jpeg(seed=110 + i), zipfile.ZIP_STORED if i % 2 else
+              zipfile.ZIP_DEFLATED) for i in range(6)] + [(P + Y + "VID_0009.MOV", mf.video(".mov", 120), 0)]
+    out = tmp_path / "export"
+    out.mkdir()
+    p1 = tf.write_zip(str(out / "takeout-20240101T000000Z-001.zip"), part1)
+    p2 = tf.write_tgz(str(out / "takeout-20240101T000000Z-002.tgz"), part2)
+    ends = streamed_zip(out / "whole.zip", part3)
+    cut_at = (ends[4][1] + ends[5][1]) // 2       # inside the sixth member: five complete before the cut
+    (out / "takeout-20240101T000000Z-003.zip").write_bytes((out / "whole.zip").read_bytes()[:cut_at])
+    (out / "whole.zip").unlink()
+    r = ingest(trove, p1, p2, str(out / "takeout-20240101T000000Z-003.zip"), code=1)["report"]
+    f = r["files"]
+    assert f["listed"] == len(part1) + len(part2) + 5
+    assert f["listed"] == sum(v for k, v in f.items() if k != "listed")
+    assert (f["media"], f["sidecars"], f["other_json"], f["other_products"], f["not_media"], f["system"]) == \
+        (4 + 2 + 5, 4, 1, 1, 2, 1)
+    assert {os.path.basename(s["path"]) for s in r["not_media"]} == {"archive_browser.html", "notes.txt"}
+    assert (r["raw"], r["videos"], r["flagged"]["trashed"]) == (2, 2, 1)
+    assert r["errors"] == {"discover/truncated": 1}
+    got = listed(trove)
+    assert got["IMG_0001.jpg"]["albums"] == ["Family Photos 2021"] and got["IMG_0001.jpg"]["description"] == "beach"
+    assert got["DSC_0003.NEF"]["albums"] == ["2019-Summer-Trip"] and got["VID_0002.MP4"]["trashed"] == 1
+    assert "files: 20 listed = 11 media + 4 sidecars + 1 other JSON ignored + 1 other Takeout products + " \
+           "2 not media (skipped) + 1 system files" in trove("status", "--source", "1").stdout
