@@ -359,6 +359,10 @@ def filter_options(f):
         click.option("--archived", is_flag=True, help="Only archived photos."),
         click.option("--partner", is_flag=True, help="Only photos a partner shared with you."),
         click.option("--include-trashed", is_flag=True, help="Trashed photos too (they are left out by default)."),
+        click.option("--media", type=click.Choice(["photo", "video", "all"]), default="all", show_default=True,
+                     help="Photos (RAW included), videos, or both."),
+        click.option("--no-stacks", "no_stacks", is_flag=True,
+                     help="Every member of a stack (RAW+JPEG, edited+original, a burst), not just its best."),
     )):
         f = opt(f)
     return f
@@ -384,7 +388,7 @@ def _filters(opts: dict):
 
     return Filters(**{k: opts.pop(k) for k in ("date_from", "date_to", "sources", "albums", "cameras", "keywords",
                                               "min_rating", "favorite", "near", "trashed", "archived", "partner",
-                                              "include_trashed")})
+                                              "include_trashed", "media")}, stacks=not opts.pop("no_stacks"))
 
 
 def _open(path) -> None:

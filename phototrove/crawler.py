@@ -7,6 +7,7 @@ run killed at any moment continues where it stopped, and nothing committed is do
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import sqlite3
@@ -18,10 +19,12 @@ from .catalog import Catalog, Location, explain, location_label
 from .errors import DiskFull  # noqa: F401  (re-exported: where callers met it first)
 from .ingest import make_source, source_class
 from .ingest.base import FindError, Note, Source
-from .media.decode import load_image
+from .ingest.pixels import EXTRAS, location_image
+from .ingest.stacks import Row as StackRow
+from .ingest.stacks import find_stacks
 from .media.filename_dates import filename_date
 from .media.kinds import MediaError
-from .media.probe import probe
+from .media.probe import probe_media
 from .progress import progress
 
 T = TypeVar("T")
@@ -30,6 +33,7 @@ R = TypeVar("R")
 KEEP_IN_MEMORY = 256 << 20  # items larger than this are hashed as a stream and probed from their head
 HEAD_BYTES = 4 << 20
 TAIL_BYTES = 1 << 20
+VIDEO_TAIL_BYTES = 32 << 20  # a long video's `moov` index, written after its data
 STAGES = ("discover", "read", "embed", "index")
 FILE_ORIGINS = ("exif", "xmp")   # what the read stage learns from the bytes themselves
 FILENAME_ORIGIN = "filename"
@@ -118,6 +122,8 @@ class Crawler:
                 self.read(source_id, source, summary)
                 with self.catalog.transaction():  # what needed every location hashed first
                     self.catalog.link_live(source_id, source.live_pairs())
+                    rows = [StackRow(*r) for r in self.catalog.stack_rows(source_id)]
+                    summary.add("read.stacks", self.catalog.set_stacks(source_id, find_stacks(rows)))
                     remembered = source.remember()
                     if remembered:
                         self.catalog.merge_source_info(source_id, remembered)
@@ -202,8 +208,8 @@ class Crawler:
                     total += len(chunk)
                     if total <= KEEP_IN_MEMORY or sum(map(len, chunks)) < HEAD_BYTES:
                         chunks.append(chunk)
-                    else:
-                        last = (last + chunk)[-TAIL_BYTES:]   # a large file's end: is it complete?
+                    else:   # a large file's end: is it complete? (a video's index often sits there)
+                        last = (last + chunk)[-(VIDEO_TAIL_BYTES if loc.meta.get("media") == "video" else TAIL_BYTES):]
                 data = b"".join(chunks)
                 if not loc.entry:
                     res.seen = _signature(f)
@@ -223,11 +229,10 @@ class Crawler:
         res.digest, res.size = h.hexdigest(), total
         media = loc.meta.get("media", "image")
         res.media = media
-        if media != "image":
-            return res
         try:
-            res.probe = probe(data if total <= KEEP_IN_MEMORY else data[:HEAD_BYTES], size=total,
-                              tail=None if total <= KEEP_IN_MEMORY else last)
+            res.probe = probe_media(media, data if total <= KEEP_IN_MEMORY else data[:HEAD_BYTES], size=total,
+                                    tail=None if total <= KEEP_IN_MEMORY else last,
+                                    name=os.path.basename(loc.entry or loc.path))
         except MediaError as e:
             res.error = (e.kind, str(e))
         except Exception as e:  # a reader choking on odd content: this file only, never the run
@@ -282,12 +287,12 @@ class Crawler:
             summary.add("read.photos")
         else:
             summary.add("read.duplicates")
-            if p is None:   # a RAW or video the source names as such (a DNG read as an image before)
-                cat.set_media(photo_id, res.media, loc.meta.get("format"))
         if p is not None:   # what the file says of itself (again for known bytes: the reader may know more)
             cat.set_meta(photo_id, "exif", p.exif)
             cat.set_meta(photo_id, "xmp", p.xmp)
             cat.set_dimensions(photo_id, p.width, p.height, p.stored_width, p.stored_height)
+            cat.set_media(photo_id, res.media, p.format)   # (a DNG was read as an image before RAWs were)
+            cat.set_media_details(photo_id, duration=p.duration, codec=p.codec, motion=p.motion, burst=p.burst)
         self._link(loc, photo_id, res)
         return True
 
@@ -313,12 +318,11 @@ class Crawler:
         """Decode + preprocess one photo from its first readable location: (id, array | error),
         the error as (kind, message, source id of the copy that failed). Runs in the worker pool:
         JPEGs decode at the smallest DCT scale still >= the model input."""
-        photo_id, locations = item
+        photo_id, media, locations = item
         last: tuple[str, str, int | None] = ("missing", "no readable location", None)
         for loc in locations:
             try:
-                data = self.source_for(loc.source_id).read_bytes(loc)
-                image = load_image(data, min_side=self.embedder.image_size)
+                image = location_image(self.source_for(loc.source_id), loc, media, min_side=self.embedder.image_size)
                 return photo_id, self.embedder.preprocess(image), None
             except MediaError as e:
                 last = (e.kind, f"{_where(loc)}: {e}", loc.source_id)
@@ -334,6 +338,10 @@ class Crawler:
         model = self.embedder.model_id
         if self.model_spec:  # before the first vector: a search after a crash here must load this model
             self.catalog.remember_model(model, self.model_spec)
+        with self.catalog.transaction():   # photos that waited for an extra installed since: try again
+            for module, kind in EXTRAS.values():
+                if importlib.util.find_spec(module) is not None:
+                    self.catalog.clear_embed_errors(kind)
         total = self.catalog.count_to_embed(model)
         if not total:
             return
@@ -346,8 +354,9 @@ class Crawler:
             catalog connection and the source adapters are not shared with the decode threads)."""
             for ids in keyset_batches(lambda after: self.catalog.photos_to_embed(model, self.batch_size, after),
                                       lambda pid: pid):
-                batch = [(pid, self.catalog.present_locations(pid)) for pid in ids]
-                for _pid, locations in batch:
+                kinds = self.catalog.media_of(ids)
+                batch = [(pid, kinds[pid], self.catalog.present_locations(pid)) for pid in ids]
+                for _pid, _media, locations in batch:
                     for loc in locations:
                         self.source_for(loc.source_id)
                 yield batch

@@ -2,7 +2,7 @@
 Only the CLI uses this; JSON output is the data itself."""
 from __future__ import annotations
 
-from .catalog import location_label, photo_flags
+from .catalog import duration_text, location_label, photo_flags
 
 
 def human(n: float) -> str:
@@ -107,11 +107,20 @@ def middle_cut(path: str, n: int) -> str:
     return head[:left] + "…" + head[len(head) - (room - left):] + "/" + name
 
 
+def _marks(s: dict) -> str:
+    """What a result is beyond its place: [trashed], [video 0:12], [3 in stack]."""
+    marks = [f"[{f}]" for f in s.get("flags", ())]
+    if s.get("media") == "video":
+        marks.append(f"[video {duration_text(s.get('duration')) or '?'}]")
+    if (s.get("stack_size") or 0) > 1:
+        marks.append(f"[{s['stack_size']} in stack]")
+    return "".join(" " + m for m in marks)
+
+
 def hits_table(rows, width: int) -> list[str]:
     """Search results at the terminal's width: a header, then rank, score, date, where, file."""
     width = max(width, 60)
-    rows = [(rank, score, {**s, "where": s["where"] + "".join(f" [{f}]" for f in s.get("flags", ()))})
-            for rank, score, s in rows]
+    rows = [(rank, score, {**s, "where": s["where"] + _marks(s)}) for rank, score, s in rows]
     longest_name = max((len(s["shown_path"].rsplit("/", 1)[-1]) + 2 for _, _, s in rows), default=0)
     where_w = max(len(s["where"]) for _, _, s in rows)
     where_w = max(8, min(24, where_w, width - 34 - min(longest_name, 40)))  # room for the names first

@@ -13,6 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 import takeout_fixtures as tf  # noqa: E402
+import video_fixtures as vf  # noqa: E402
 
 Y = "Photos from 2019/"
 
@@ -126,8 +127,9 @@ def forge_crc(data: bytes, at: int, target: int) -> bytes:
 def test_equal_size_and_crc32_with_different_bytes_stays_two(tmp_path, trove):
     import zlib
 
-    a = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 64
-    b = forge_crc(a[:100] + bytes([a[100] ^ 0xFF]) + a[101:], 5000, zlib.crc32(a))
+    a = vf.mp4(1, faststart=True, noise=True)   # a real video: its index first, then its frames
+    at = len(a) - 20000                          # inside the frame data: still a video that reads
+    b = forge_crc(a[:at] + bytes([a[at] ^ 0xFF]) + a[at + 1:], at + 100, zlib.crc32(a))
     assert len(a) == len(b) and zlib.crc32(a) == zlib.crc32(b) and a != b
     parts = tf.takeout(str(tmp_path / "e"), [{"A/metadata.json": tf.album("A"), "A/clip.mp4": a,
                                              "B/metadata.json": tf.album("B"), "B/clip.mp4": b}])
@@ -143,11 +145,14 @@ def test_two_different_files_over_64_mib_with_equal_size_are_two_photos(tmp_path
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:  # streamed: no 65 MiB buffers twice
         for name, last in (("VID_1.mp4", b"\x01"), ("VID_2.mp4", b"\x02")):
             with zf.open("Takeout/Google Photos/" + Y + name, "w", force_zip64=True) as f:
-                f.write(b"\x00\x00\x00\x18ftypmp42")
+                head = vf.mp4(2, faststart=True)   # a real video grown to 65 MiB by a `free` box
+                f.write(head + (big - len(head)).to_bytes(4, "big") + b"free")
                 chunk = bytes(1 << 20)
-                for _ in range(64):
-                    f.write(chunk)
-                f.write(bytes((1 << 20) - 13) + last)
+                left = big - len(head) - 8 - 1
+                while left:
+                    f.write(chunk[:min(left, len(chunk))])
+                    left -= min(left, len(chunk))
+                f.write(last)
     r = ingest(trove, out)["report"]
     assert r["videos"] == 2 and r["duplicates_collapsed"] == 0
     sizes = [row[0] for row in db(trove).execute("SELECT size FROM photos WHERE media='video'")]
@@ -158,18 +163,19 @@ def test_live_photo_video_is_linked_inherits_metadata_and_is_not_embedded(tmp_pa
     parts = tf.takeout(str(tmp_path / "e"), [
         {Y + "IMG_5580.JPG": tf.jpeg(5, taken=None),
          Y + "IMG_5580.JPG.json": tf.sidecar("IMG_5580.JPG", taken=1600000000)},
-        {Y + "IMG_5580.MP4": b"\x00\x00\x00\x18ftypmp42" + bytes(5000), Y + "VID_9.mp4": b"\x00\x00\x00\x18ftypisom" + bytes(99),
+        {Y + "IMG_5580.MP4": vf.mp4(3, creation_time=None), Y + "VID_9.mp4": vf.mp4(4, creation_time=None),
          Y + "VID_9.mp4.json": tf.sidecar("VID_9.mp4", description="a clip")},
     ])
     s = trove.json_lines("ingest", "takeout", *parts, "--model", "tiny_embedder:make", code=0)[0]
     con = db(trove)
     still = con.execute("SELECT id, taken_at FROM photos WHERE media='image'").fetchone()
-    video = con.execute("SELECT live_of, taken_at FROM photos WHERE size=5012").fetchone()
+    video = con.execute("SELECT id, live_of, taken_at FROM photos WHERE live_of IS NOT NULL").fetchone()
     # the sidecar's instant, shown in UTC since no zone can be found (no EXIF clock, no GPS)
     assert video["live_of"] == still["id"] and video["taken_at"] == still["taken_at"] == "2020-09-13T12:26:40"
-    other = con.execute("SELECT live_of, description FROM photos WHERE size=111").fetchone()
-    assert other["live_of"] is None and other["description"] == "a clip"  # catalogued, searchable by metadata
-    assert [r[0] for r in con.execute("SELECT p.media FROM embeddings e JOIN photos p ON p.id=e.photo_id")] == ["image"]
+    other = con.execute("SELECT id, live_of, description FROM photos WHERE media='video' AND live_of IS NULL").fetchone()
+    assert other["description"] == "a clip"
+    # the still and the video of its own are embedded (a poster frame); the live photo's video is not
+    assert sorted(r[0] for r in con.execute("SELECT photo_id FROM embeddings")) == sorted([still["id"], other["id"]])
     assert s["report"]["videos"] == 2 and s["report"]["live_videos_linked"] == 1
 
 

@@ -62,7 +62,7 @@ def test_raw_and_video_of_every_kind_are_catalogued_matched_and_deduplicated(tmp
     got = listed(trove)
     for name in RAWS:
         assert got[name]["media"] == "raw" and got[name]["description"] == f"about {name}", name
-    assert got["PXL_20230101_101010123.RAW-01.COVER.dng"]["format"] == "dng"
+    assert got["PXL_20230101_101010123.RAW-01.COVER.dng"]["format"] == "DNG"
     for name in VIDEOS:
         assert got[name]["media"] == "video" and got[name]["description"] == f"about {name}", name
     nef = got["DSC_0002.NEF"]
@@ -97,9 +97,9 @@ def test_unknown_files_are_sniffed_and_the_rest_listed_with_why(tmp_path, trove,
         paths = [tf.write_folder(str(tmp_path / "export"), entries)]
     r = ingest(trove, *paths)["report"]
     got = listed(trove)
-    assert got["MVIMG_20190101_120000"]["media"] == "video" and got["MVIMG_20190101_120000"]["format"] == "mp4"
+    assert got["MVIMG_20190101_120000"]["media"] == "video" and got["MVIMG_20190101_120000"]["format"] == "MP4"
     assert got["MVIMG_20190101_120000"]["live_of"] == got["MVIMG_20190101_120000.jpg"]["id"]
-    assert got["VID_20190714.MV"]["media"] == "video" and got["VID_20190714.MV"]["format"] == "mov"
+    assert got["VID_20190714.MV"]["media"] == "video" and got["VID_20190714.MV"]["format"] == "MOV"
     for name in ("IMG_20190714_103000_LONG_EXPOSURE_COVER_0.jp", "20190714_103000"):
         assert got[name]["media"] == "image" and got[name]["format"] == "JPEG" and got[name]["width"] == 64
     causes = {os.path.basename(s["path"]): s["cause"] for s in r["not_media"]}

@@ -8,7 +8,7 @@ import sqlite3
 from typing import Any, Iterator
 
 from .records import location_label
-from .sql import FLAGS, IN_LIST, LOCATION_PRESENT, PRIMARY_FIRST, db_path, id_list, present, py_path
+from .sql import EMBEDDABLE, FLAGS, IN_LIST, LOCATION_PRESENT, PRIMARY_FIRST, db_path, id_list, present, py_path
 
 
 class BrowseQueries:
@@ -40,6 +40,8 @@ class BrowseQueries:
             "SELECT x.name FROM people x JOIN photo_people pp ON pp.person_id=x.id "
             "WHERE pp.photo_id=? ORDER BY 1", (photo_id,))]
         p["meta"] = self.meta(photo_id)
+        if p.get("stack_id") is not None:
+            p["stack"] = {"cover": p["stack_id"], "members": self.stack_members(p["stack_id"])}
         p["embedded"] = [r[0] for r in self.db.execute(
             "SELECT model FROM embeddings WHERE photo_id=? ORDER BY model", (photo_id,))]
         return p
@@ -88,12 +90,19 @@ class BrowseQueries:
             f"SELECT DISTINCT photo_id FROM locations WHERE {LOCATION_PRESENT} AND photo_id {IN_LIST}",
             (id_list(photo_ids),))}
 
-    def newest_present_images(self, limit: int, include_trashed: bool = False) -> list[int]:
-        """Present images, newest first (undated last); trashed ones only when asked for."""
+    def newest_present_images(self, limit: int, include_trashed: bool = False, covers_only: bool = True) -> list[int]:
+        """Present photos, RAWs and videos (not a live photo's video), newest first (undated last);
+        trashed ones only when asked for; of a stack only its cover unless `covers_only` is off."""
         return [r[0] for r in self.db.execute(
-            "SELECT p.id FROM photos p WHERE p.media='image' AND " + ("" if include_trashed else "NOT p.trashed AND ")
-            + present()
+            f"SELECT p.id FROM photos p WHERE {EMBEDDABLE} AND " + ("" if include_trashed else "NOT p.trashed AND ")
+            + ("(p.stack_id IS NULL OR p.stack_id = p.id) AND " if covers_only else "") + present()
             + " ORDER BY p.taken_at IS NULL, p.taken_at DESC, p.id DESC LIMIT ?", (limit,))]
+
+    def stack_covers_among(self, photo_ids) -> set[int]:
+        """Those of the photos that are in no stack or are their stack's cover."""
+        return {r[0] for r in self.db.execute(
+            f"SELECT id FROM photos WHERE id {IN_LIST} AND (stack_id IS NULL OR stack_id = id)",
+            (id_list(photo_ids),))}
 
     def has_flagged(self, flag: str) -> bool:
         """Whether any photo carries the flag (trashed, archived, locked, partner)."""

@@ -24,9 +24,11 @@ from .photos import PhotoQueries
 from .reports import ReportQueries
 from .schema import SchemaError, migrate
 from .sources import SourceQueries
+from .stacks import StackQueries
 
 
-class Catalog(SourceQueries, PhotoQueries, ErrorQueries, EmbeddingQueries, BrowseQueries, ReportQueries):
+class Catalog(SourceQueries, PhotoQueries, ErrorQueries, EmbeddingQueries, BrowseQueries, ReportQueries,
+              StackQueries):
     def __init__(self, path: str | Path, *, readonly: bool = False):
         self.path = Path(path)
         if readonly and not self.path.exists():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Sequence
 
-from .sql import IN_LIST, LOCATION_PRESENT, id_list, now_iso, present
+from .sql import EMBEDDABLE, IN_LIST, LOCATION_PRESENT, id_list, now_iso, present
 
 
 def vector_of(dtype: str, blob: bytes):
@@ -23,9 +23,10 @@ class EmbeddingQueries:
 
     # -- the embed stage --------------------------------------------------------------------------
     def photos_to_embed(self, model: str, limit: int, after_id: int = 0) -> list[int]:
-        """Present images with no embedding for `model` and no embed error for it."""
+        """Present photos, RAWs and videos (see sql.EMBEDDABLE) with no embedding for `model` and no
+        embed error for it."""
         rows = self.db.execute(
-            "SELECT p.id FROM photos p WHERE p.media='image' AND " + present() + " "
+            f"SELECT p.id FROM photos p WHERE {EMBEDDABLE} AND " + present() + " "
             "AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.photo_id=p.id AND e.model=?) "
             "AND NOT EXISTS (SELECT 1 FROM errors x WHERE x.photo_id=p.id AND x.stage='embed' AND x.model=?) "
             "AND p.id>? ORDER BY p.id LIMIT ?",
@@ -36,7 +37,7 @@ class EmbeddingQueries:
     def count_to_embed(self, model: str) -> int:
         """Present images without an embedding for `model` (the embed stage's progress total)."""
         return self.db.execute(
-            "SELECT count(*) FROM photos p WHERE p.media='image' AND " + present() + " "
+            f"SELECT count(*) FROM photos p WHERE {EMBEDDABLE} AND " + present() + " "
             "AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.photo_id=p.id AND e.model=?)", (model,)).fetchone()[0]
 
     def put_embeddings(self, model: str, items: Sequence[tuple[int, Any]], dtype: str = "float32") -> None:
@@ -80,9 +81,9 @@ class EmbeddingQueries:
 
     def coverage(self, model: str) -> tuple[int, int]:
         """(present images embedded with the model, present images)."""
-        images = self.db.execute("SELECT count(*) FROM photos p WHERE p.media='image' AND " + present()).fetchone()[0]
+        images = self.db.execute(f"SELECT count(*) FROM photos p WHERE {EMBEDDABLE} AND " + present()).fetchone()[0]
         done = self.db.execute("SELECT count(*) FROM embeddings e JOIN photos p ON p.id=e.photo_id WHERE "
-                               "e.model=? AND p.media='image' AND " + present("e.photo_id"), (model,)).fetchone()[0]
+                               f"e.model=? AND {EMBEDDABLE} AND " + present("e.photo_id"), (model,)).fetchone()[0]
         return done, images
 
     def model_for_spec(self, spec: str) -> str | None:
@@ -153,7 +154,8 @@ class EmbeddingQueries:
         columns, and (photo id, value) pairs of their sources, albums and keywords."""
         scope, args = ("", ()) if photo_ids is None else (" AND {col} " + IN_LIST, (id_list(photo_ids),))
         rows = self.db.execute(
-            "SELECT id, taken_at, camera, rating, favorite, lat, lon, trashed, archived, locked, partner FROM photos p WHERE " + present()
+            "SELECT id, taken_at, camera, rating, favorite, lat, lon, trashed, archived, locked, partner, media "
+            "FROM photos p WHERE " + present()
             + scope.format(col="p.id"), args).fetchall()
         lists = {
             "src": f"SELECT DISTINCT photo_id, source_id FROM locations WHERE {LOCATION_PRESENT}"

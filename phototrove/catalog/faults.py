@@ -41,6 +41,10 @@ class ErrorQueries:
     def last_error_id(self) -> int:
         return self.db.execute("SELECT coalesce(max(id), 0) FROM errors").fetchone()[0]
 
+    def clear_embed_errors(self, kind: str) -> None:
+        """Embed errors of one kind (what waited for an extra now installed) go, so they are tried again."""
+        self.db.execute("DELETE FROM errors WHERE stage='embed' AND kind=?", (kind,))
+
     def clear_discover_errors(self, source_id: int, up_to_id: int) -> None:
         """After a complete scan: discovery problems of the source it did not find again are gone."""
         self.db.execute("DELETE FROM errors WHERE source_id=? AND stage='discover' AND location_id IS NULL "

@@ -6,7 +6,7 @@ import sqlite3
 from typing import Any
 
 from .capture import resolve_time
-from .sql import LOCATION_PRESENT, db_path, flag_updates, json_text, now_iso
+from .sql import IN_LIST, LOCATION_PRESENT, db_path, flag_updates, id_list, json_text, now_iso
 
 # Which origin's value wins for a photo column (not the capture time: capture.py has its own
 # order): the sources' records and the user's XMP carry edits; anything not listed ranks after.
@@ -38,6 +38,15 @@ class PhotoQueries:
         """What kind of media the bytes are (image, raw, video), when a source knows better."""
         self.db.execute("UPDATE photos SET media=?, format=coalesce(?, format) WHERE id=? AND media!=?",
                         (media, fmt, photo_id, media))
+
+    def set_media_details(self, photo_id: int, *, duration=None, codec=None, motion=False, burst=None) -> None:
+        self.db.execute("UPDATE photos SET duration=?, codec=?, motion=?, burst=? WHERE id=?",
+                        (duration, codec, 1 if motion else 0, burst, photo_id))
+
+    def media_of(self, photo_ids) -> dict[int, str]:
+        """Photo id -> its media (image, raw, video)."""
+        return {r[0]: r[1] for r in self.db.execute(
+            f"SELECT id, media FROM photos WHERE id {IN_LIST}", (id_list(photo_ids),))}
 
     def set_dimensions(self, photo_id: int, width, height, stored_width, stored_height) -> None:
         """The size as displayed (orientation applied) and as stored."""

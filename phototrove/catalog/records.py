@@ -13,6 +13,15 @@ def photo_flags(rec: dict) -> list[str]:
     return [f for f in FLAGS if rec.get(f)]
 
 
+def duration_text(seconds: float | None) -> str | None:
+    """0:07, 1:02:03: a video's length as players show it."""
+    if seconds is None:
+        return None
+    total = int(round(seconds))
+    h, rest = divmod(total, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
 def location_label(path: str, entry: str | None = "") -> str:
     """How a location is shown and reported: the file, or `archive!member` inside an archive."""
     return f"{path}!{entry}" if entry else path

@@ -155,6 +155,18 @@ MIGRATIONS: list[str] = [
     ALTER TABLE photos ADD COLUMN partner INTEGER NOT NULL DEFAULT 0;
     UPDATE photos SET {flag_updates(('trashed', 'archived', 'locked', 'partner'))};
     """,
+    # v6: camera RAW and video read for what they are (their previews, poster frames, duration),
+    # and stacks: a RAW with its JPEG, an edited copy with its original, a burst, shown once
+    """
+    ALTER TABLE photos ADD COLUMN duration REAL;          -- seconds, for videos
+    ALTER TABLE photos ADD COLUMN codec TEXT;             -- a video's codec (h264, hevc, ...)
+    ALTER TABLE photos ADD COLUMN motion INTEGER NOT NULL DEFAULT 0;  -- a still that holds a video (motion photo)
+    ALTER TABLE photos ADD COLUMN stack_id INTEGER;       -- the stack's cover photo (itself for the cover)
+    ALTER TABLE photos ADD COLUMN burst TEXT;             -- the camera's burst id, when it recorded one
+    CREATE INDEX photos_stack ON photos(stack_id) WHERE stack_id IS NOT NULL;
+    UPDATE locations SET read_size = NULL, read_mtime_ns = NULL
+        WHERE photo_id IN (SELECT id FROM photos WHERE media != 'image');
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -36,6 +36,11 @@ def flag_updates(names=tuple(FLAGS), photo: str = "photos.id") -> str:
     return ", ".join(f"{name}={_flag(name, FLAGS[name], photo)}" for name in names)
 
 
+# What the embed stage embeds: photos, RAWs (their previews) and videos (a poster frame), but not
+# the video half of a live or motion photo (its still stands for it).
+EMBEDDABLE = "(p.media IN ('image', 'raw') OR (p.media = 'video' AND p.live_of IS NULL))"
+
+
 def present(photo: str = "p.id") -> str:
     """SQL condition: the photo whose id is the expression `photo` has a present location."""
     return f"EXISTS (SELECT 1 FROM locations pl WHERE pl.photo_id={photo} AND pl.{LOCATION_PRESENT})"

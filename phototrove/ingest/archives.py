@@ -64,6 +64,36 @@ class _Guarded(_MemberStream):
             raise ArchiveError("corrupt", f"member damaged: {e}") from None
 
 
+class _Window(_MemberStream):
+    """A seekable read-only view of `length` bytes of a file from `offset` (a stored zip member)."""
+
+    def __init__(self, f: BinaryIO, offset: int, length: int):
+        self.f, self.offset, self.length, self.pos = f, offset, length, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self.pos, 2: self.length}[whence]
+        self.pos = max(0, min(self.length, base + pos))
+        return self.pos
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.length - self.pos if n is None or n < 0 else min(n, self.length - self.pos)
+        if n <= 0:
+            return b""
+        self.f.seek(self.offset + self.pos)
+        data = self.f.read(n)
+        self.pos += len(data)
+        return data
+
+
 @dataclass
 class Member:
     name: str                # verbatim member name (the location's entry)
@@ -427,6 +457,31 @@ class ArchivePool:
                 cur.close()
                 raise ArchiveError("corrupt", f"archive damaged: {e}") from None
         raise ArchiveError("unsupported", "not an archive")
+
+    def open_seekable(self, path: str, entry: str) -> BinaryIO:
+        """A member as a seekable stream: a stored zip member is a window onto the archive file;
+        anything else is copied to a temporary file first (deleted when closed)."""
+        if archive_kind(path) == "zip":
+            try:
+                f, offset, length = self._raw_span(path, entry)
+                method = (self.salvaged[path][entry].method if path in self.salvaged
+                          else self._zip(path).getinfo(entry).compress_type)
+            except (KeyError, zipfile.BadZipFile):
+                raise ArchiveError("vanished", "member no longer in the archive") from None
+            if method == zipfile.ZIP_STORED:
+                return _Window(open_regular(path), offset, length)
+        import shutil
+        import tempfile
+
+        spool = tempfile.TemporaryFile(prefix="trove-member-")
+        try:
+            with self.open_member(path, entry) as src:
+                shutil.copyfileobj(src, spool, 8 << 20)
+        except BaseException:
+            spool.close()
+            raise
+        spool.seek(0)
+        return spool
 
     def _zip(self, path: str) -> zipfile.ZipFile:
         handles = self._handles()

@@ -7,7 +7,8 @@ Metadata keys the catalog understands (others are kept as they are, under the so
 taken_local (the wall clock, ISO 8601 without zone) with utc_offset ('+02:00') when known, or
 taken_utc (ISO 8601 ending in Z) when only the instant is known, created_utc (an upload time),
 lat, lon, alt, camera, lens, orientation (EXIF 1..8),
-title, description, rating, favorite, keywords (list), people (list), media ("image" | "video").
+title, description, rating, favorite, keywords (list), people (list), media ("image" | "raw" |
+"video"; absent: image), format (when the source knows it).
 """
 from __future__ import annotations
 
@@ -60,6 +61,10 @@ class Source:
     def open(self, loc: Location) -> BinaryIO:
         """A binary stream of the item's bytes; OSError when it cannot be read."""
         raise NotImplementedError
+
+    def open_seekable(self, loc: Location) -> BinaryIO:
+        """A seekable binary stream of the item (a video's decoder jumps around in it)."""
+        return self.open(loc)
 
     def read_bytes(self, loc: Location) -> bytes:
         with self.open(loc) as f:

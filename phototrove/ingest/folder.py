@@ -11,7 +11,7 @@ import stat
 from typing import BinaryIO, Iterator
 
 from ..catalog import Location
-from ..media.kinds import IMAGE_EXTENSIONS
+from ..media.kinds import media_for_name
 from .base import FindError, Found, Note, Source
 from .excludes import Excludes
 from .files import open_regular
@@ -44,11 +44,12 @@ class FolderSource(Source):
                 yield item
                 continue
             entry, st = item
-            if os.path.splitext(entry.name)[1].lower() not in IMAGE_EXTENSIONS:
+            media = media_for_name(entry.name)
+            if media is None:
                 continue
             # a name that is not UTF-8 is kept as it is (the catalog stores its bytes)
-            yield Found(entry.path, size=st.st_size, mtime_ns=st.st_mtime_ns, meta=sidecars.meta(entry.path),
-                        rank=entry.path.count(os.sep))
+            yield Found(entry.path, size=st.st_size, mtime_ns=st.st_mtime_ns,
+                        meta=_media_meta(media, sidecars.meta(entry.path)), rank=entry.path.count(os.sep))
         for path, message in self.excludes.notes:
             yield Note(path, message)
 
@@ -62,12 +63,12 @@ class FolderSource(Source):
                 continue
             if not stat.S_ISREG(st.st_mode):
                 yield FindError(path, "not-a-file", "not a regular file")
-            elif os.path.splitext(name)[1].lower() not in IMAGE_EXTENSIONS:
-                yield FindError(path, "not-a-photo", f"not a photo file trove reads "
-                                                     f"({', '.join(sorted(IMAGE_EXTENSIONS))})")
+            elif media_for_name(name) is None:
+                yield FindError(path, "not-a-photo", "not a photo, RAW or video file trove reads (see the "
+                                                     "README's formats)")
             else:
-                yield Found(path, size=st.st_size, mtime_ns=st.st_mtime_ns, meta=Sidecars().meta(path),
-                            rank=path.count(os.sep))
+                yield Found(path, size=st.st_size, mtime_ns=st.st_mtime_ns,
+                            meta=_media_meta(media_for_name(name), Sidecars().meta(path)), rank=path.count(os.sep))
 
     def discovery_counts(self) -> dict[str, int]:
         ex = self.excludes.excluded
@@ -77,6 +78,11 @@ class FolderSource(Source):
         return open_regular(loc.path)
 
 
+def _media_meta(media: str, meta: dict) -> dict:
+    """The location's meta: its sidecar's, and what kind of media it is when not a photo."""
+    return meta if media == "image" else {**meta, "media": media}
+
+
 class Sidecars:
     """The `.xmp` sidecars digiKam, darktable and Lightroom write beside photos (`IMG_1.CR2.xmp`
     or `IMG_1.xmp`): what they say becomes the photo's source metadata, so a changed sidecar
@@ -84,12 +90,22 @@ class Sidecars:
 
     def __init__(self) -> None:
         self.folder: str | None = None
-        self.names: dict[str, str] = {}   # lowercase name -> name, of the folder's files
+        self.names: dict[str, str] = {}   # lowercase name -> name, of the folder's .xmp files
+        self.raw_stems: set[str] | None = None   # lowercase stems of the folder's RAW files, when asked
+
+    def _raw_beside(self, folder: str, stem: str) -> bool:
+        if self.raw_stems is None:
+            try:
+                self.raw_stems = {os.path.splitext(n)[0].lower() for n in os.listdir(folder)
+                                  if media_for_name(n) == "raw"}
+            except OSError:
+                self.raw_stems = set()
+        return stem.lower() in self.raw_stems
 
     def meta(self, path: str) -> dict:
         folder, name = os.path.split(path)
         if folder != self.folder:
-            self.folder = folder
+            self.folder, self.raw_stems = folder, None
             try:
                 self.names = {n.lower(): n for n in os.listdir(folder) if n.lower().endswith(".xmp")}
             except OSError:
@@ -97,7 +113,9 @@ class Sidecars:
         if not self.names:
             return {}
         stem = os.path.splitext(name)[0]
-        found = self.names.get(name.lower() + ".xmp") or self.names.get(stem.lower() + ".xmp")
+        found = self.names.get(name.lower() + ".xmp")
+        if found is None and (media_for_name(name) == "raw" or not self._raw_beside(folder, stem)):
+            found = self.names.get(stem.lower() + ".xmp")   # `IMG_1.xmp` is the RAW's when there is one
         if found is None:
             return {}
         from ..media.xmp import read_xmp

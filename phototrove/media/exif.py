@@ -35,7 +35,7 @@ def exif_fields(tiff: Tiff) -> dict:
     out: dict = {}
     notes: list[str] = list(tiff.notes)
     for name, read in (("date", _date), ("GPS", _gps), ("camera", _camera), ("exposure", _exposure),
-                       ("orientation", _orientation), ("rating", _rating)):
+                       ("orientation", _orientation), ("rating", _rating), ("burst", _apple_burst)):
         try:
             read(tiff, out, notes)
         except Exception as e:  # an odd value of one field must not cost the others
@@ -171,3 +171,21 @@ def _orientation(tiff: Tiff, out: dict, notes: list[str]) -> None:
         out["orientation"] = value
     else:
         notes.append(f"EXIF orientation {value!r} is not 1..8: ignored")
+
+
+MAKER_NOTE, APPLE_BURST = 0x927C, 0x000B
+
+
+def _apple_burst(tiff: Tiff, out: dict, notes: list[str]) -> None:
+    """Apple's burst UUID, from its maker note: `Apple iOS\\0`, a version, `MM`, then an IFD at
+    offset 14 whose offsets count from the maker note's start."""
+    note = tiff.ifd("exif").get(MAKER_NOTE)
+    if not isinstance(note, bytes) or not note.startswith(b"Apple iOS\x00") or len(note) < 16:
+        return
+    try:
+        apple = read_tiff(b"MM\x00\x2a\x00\x00\x00\x0e" + note[8:], sub_ifds=False)
+    except TiffError:
+        return
+    burst = apple.get("ifd0", APPLE_BURST)
+    if isinstance(burst, str) and burst.strip():
+        out["burst"] = burst.strip()

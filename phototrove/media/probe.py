@@ -29,6 +29,56 @@ class Probe:
     stored_width: int | None = None            # the pixel grid as stored in the file
     stored_height: int | None = None
     notes: list[str] = field(default_factory=list)
+    duration: float | None = None              # a video's, in seconds
+    codec: str | None = None                   # a video's
+    motion: bool = False                       # a still holding a video (Pixel/Samsung motion photo)
+    burst: str | None = None                   # the camera's burst id
+
+
+def probe_media(media: str, data: bytes | memoryview, *, size: int | None = None, tail: bytes | None = None,
+                name: str = "") -> Probe:
+    """What the read stage learns of any item: a photo (probe), a camera RAW or a video, by the
+    kind its source says it is."""
+    if media == "raw":
+        return _probe_raw(data, size, name)
+    if media == "video":
+        from .video import probe_video
+
+        v = probe_video(data, size=size, tail=tail, name=name)
+        meta = dict(v.meta)
+        return Probe(v.format.upper(), v.width or 0, v.height or 0, meta, {}, v.stored_width, v.stored_height,
+                     duration=v.duration, codec=v.codec)
+    p = probe(data, size=size, tail=tail)
+    if p.format in ("JPEG", "MPO"):
+        p.motion = holds_video(data, p)
+    p.burst = p.exif.get("burst") or p.xmp.get("burst")
+    return p
+
+
+def _probe_raw(data, size: int | None, name: str) -> Probe:
+    from .raw import probe_raw
+
+    info = probe_raw(data, size=size, name=name)
+    xmp: dict = {}
+    if header(data) is not None:   # TIFF-based: XMP (tag 700) and IPTC beside the EXIF
+        found = blocks(data, "TIFF")
+        notes: list[str] = []
+        xmp = merge_xmp_iptc(read_xmp(found.xmp, notes), read_iptc(found.iptc, notes))
+    return Probe(info.format.upper(), info.width or 0, info.height or 0, dict(info.exif), xmp,
+                 info.stored_width, info.stored_height, burst=info.exif.get("burst") or xmp.get("burst"))
+
+
+def holds_video(data, p: Probe) -> bool:
+    """A JPEG with a video appended (Google's MotionPhoto/MicroVideo, Samsung's MotionPhoto_Data):
+    an MP4 `ftyp` after the image's end, or the XMP saying so."""
+    if p.xmp.get("motion_photo"):
+        return True
+    end = jpeg_end(data)
+    if end is None:
+        return False
+    rest = bytes(data[end:end + (1 << 16)])
+    i = rest.find(b"ftyp")
+    return i >= 4 or b"MotionPhoto_Data" in rest
 
 
 def probe(data: bytes | memoryview, *, size: int | None = None, tail: bytes | None = None) -> Probe:

@@ -23,6 +23,8 @@ NS = {
     "MPReg": "http://ns.microsoft.com/photo/1.2/t/Region#",
     "tiff": "http://ns.adobe.com/tiff/1.0/",
     "aux": "http://ns.adobe.com/exif/1.0/aux/",
+    "GCamera": "http://ns.google.com/photos/1.0/camera/",
+    "Container": "http://ns.google.com/photos/1.0/container/",
 }
 RDF = "{%s}" % NS["rdf"]
 MAX_PACKET = 8 << 20
@@ -203,6 +205,11 @@ def _fields(root) -> dict:
     lens = _text(_prop(root, "aux:Lens")) or _text(_prop(root, "exifEX:LensModel"))
     if lens:
         out["lens"] = lens
+    if any(_text(_prop(root, n)) == "1" for n in ("GCamera:MotionPhoto", "GCamera:MicroVideo")):
+        out["motion_photo"] = True   # a Pixel/Android motion photo: the JPEG carries its video
+    burst = _text(_prop(root, "GCamera:BurstID"))
+    if burst:
+        out["burst"] = burst
     return out
 
 

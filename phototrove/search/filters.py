@@ -28,6 +28,8 @@ class Filters:
     archived: bool = False         # only archived photos
     partner: bool = False          # only photos a partner shared
     include_trashed: bool = False  # trashed photos are left out unless asked for
+    media: str = "all"             # photo (images and RAW), video, or all
+    stacks: bool = True            # a stack shows once, by its best member (False: every member)
 
     def described(self) -> str:
         """The filters as they were given: `--from 2019 --album ski`."""
@@ -37,6 +39,8 @@ class Filters:
                                            for v in vs]
         switches = [f for f, on in (("--favorite", self.favorite), ("--trashed", self.trashed),
                                     ("--archived", self.archived), ("--partner", self.partner)) if on]
+        if self.media != "all":
+            switches.append(f"--media {self.media}")
         return " ".join([f"{f} {v}" for f, v in flags if v is not None] + switches)
 
     def given(self) -> bool:
@@ -129,6 +133,10 @@ def build_where(catalog: Catalog, f: Filters) -> dict | None:
     for on, key in ((f.trashed, "tr"), (f.archived, "ar"), (f.partner, "pt")):
         if on:
             clauses.append({key: True})
+    if f.media == "video":
+        clauses.append({"md": "video"})
+    elif f.media == "photo":
+        clauses.append({"md": {"$in": ["image", "raw"]}})
     if not (f.trashed or f.include_trashed) and catalog.has_flagged("trashed"):
         clauses.append({"tr": {"$ne": True}})  # an item without the key is not in the trash
     near = f.near_point()

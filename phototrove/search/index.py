@@ -74,7 +74,7 @@ def item_metadata(catalog: Catalog, photo_ids: Iterable[int] | None = None) -> d
     for r in rows:
         # the flags always, so that `{"tr": {"$ne": True}}` reads the same in every Chroma version
         m: dict = {"pid": r[0], "fav": bool(r[4]), "tr": bool(r[7]), "ar": bool(r[8]), "lk": bool(r[9]),
-                   "pt": bool(r[10])}
+                   "pt": bool(r[10]), "md": r[11]}
         t = epoch(r[1])
         if t is not None:
             m["t"] = t

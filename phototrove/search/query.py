@@ -145,35 +145,51 @@ def _take(res, near, min_score, where=None) -> tuple[list[Hit], bool]:
 
 def query(catalog: Catalog, index: ChromaIndex, col, vector, *, filters: Filters | None = None,
           limit: int = 20, min_score: float | None = None, exclude: set[int] = frozenset()) -> list[Hit]:
+    """The best `limit` present photos for `vector`, every filter inside the vector query; a stack
+    shows once, by its best-scoring member (unless filters.stacks is off), with its size."""
     filters = filters or Filters()
     where = build_where(catalog, filters)
     near = filters.near_point()
-    want = limit + len(exclude)
+    stacked = filters.stacks and catalog.has_stacks()
+    want = (limit * 3 if stacked else limit) + len(exclude)
+    while True:
+        hits, cut, exhausted = _ranked(index, col, vector, where, near, min_score, want)
+        if not hits and not cut and (where is not None or near):  # every candidate was looked at
+            raise SearchError(filters.nothing_matches())
+        out = _records(catalog, hits, limit, exclude, stacked)
+        if len(out) >= limit or cut or exhausted or not stacked:
+            return out
+        want *= 4   # stacks folded more hits together than were asked for
 
+
+def _ranked(index: ChromaIndex, col, vector, where, near, min_score, want: int) -> tuple[list[Hit], bool, bool]:
+    """(hits best first, whether min_score cut the list, whether every candidate was looked at)."""
     def ask(n: int, where_: dict | None):
         return index._call("the query", col.query, query_embeddings=[vector], n_results=n, where=where_,
                            include=["distances", "metadatas"])
 
-    hits: list[Hit] | None = None
     if where is not None and OVERFETCH:
         k = max(OVERFETCH, want * 4)
         res = ask(k, None)
         got, cut = _take(res, near, min_score, where)
         # enough matches, or every item was looked at (Chroma answers fewer than asked when it holds fewer)
         if cut or len(got) >= want or len(res["ids"][0]) < k:
-            hits = got
+            return got, cut, len(res["ids"][0]) < k
     n = want * 4 + 20 if near else want
-    while hits is None:
+    while True:
         res = ask(n, where)
         got, cut = _take(res, near, min_score)
         if cut or len(got) >= want or len(res["ids"][0]) < n:
-            hits = got
+            return got, cut, len(res["ids"][0]) < n
         n *= 4
-    if not hits and not cut and (where is not None or near):  # every candidate was looked at
-        raise SearchError(filters.nothing_matches())
-    # map back through the catalog by hash (the id Chroma knows); drop what is no longer present
+
+
+def _records(catalog: Catalog, hits: list[Hit], limit: int, exclude, stacked: bool) -> list[Hit]:
+    """Hits mapped back through the catalog by hash (the id Chroma knows), without what is no
+    longer present, excluded, or (stacked) a second member of a stack already shown."""
     by_hash = catalog.ids_by_hash([h.record["hash"] for h in hits])
-    out = []
+    out: list[Hit] = []
+    shown: set[int] = set()
     for h in hits:
         pid = by_hash.get(h.record["hash"])
         if pid is None or pid in exclude:
@@ -181,10 +197,20 @@ def query(catalog: Catalog, index: ChromaIndex, col, vector, *, filters: Filters
         rec = catalog.photo_record(pid)
         if not any(loc["state"] == "ok" for loc in rec["locations"]):
             continue
+        stack = rec.get("stack_id")
+        if stacked and stack is not None:
+            if stack in shown:
+                continue
+            shown.add(stack)
         h.photo_id, h.record = pid, rec
         out.append(h)
         if len(out) >= limit:
             break
+    if stacked and shown:
+        sizes = catalog.stack_sizes(shown)
+        for h in out:
+            if h.record.get("stack_id") is not None:
+                h.record["stack_size"] = sizes.get(h.record["stack_id"], 1)
     return out
 
 

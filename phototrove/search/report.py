@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from ..catalog import Catalog, location_label, photo_flags
+from ..catalog import Catalog, duration_text, location_label, photo_flags
 from ..library import write_atomic
 from .index import ChromaIndex
 from .thumbs import ensure_thumbs
@@ -40,7 +40,8 @@ def hit_summary(rec: dict) -> dict:
         "camera": rec.get("camera"), "lens": rec.get("lens"), "place": place, "rating": rec.get("rating"),
         "favorite": bool(rec.get("favorite")), "title": rec.get("title"), "description": rec.get("description"),
         "size": rec.get("size"), "width": rec.get("width"), "height": rec.get("height"),
-        "flags": photo_flags(rec),
+        "flags": photo_flags(rec), "media": rec.get("media"), "duration": rec.get("duration"),
+        "stack_size": rec.get("stack_size"),
     }
 
 
@@ -82,7 +83,8 @@ def filtered_photo_ids(catalog: Catalog, index: ChromaIndex, col, where: dict | 
     from .filters import haversine_km
 
     if not filters.given():
-        return catalog.newest_present_images(limit, include_trashed=filters.include_trashed)
+        return catalog.newest_present_images(limit, include_trashed=filters.include_trashed,
+                                             covers_only=filters.stacks)
     if col is None:
         raise SearchError("filters need the vector index, and nothing is indexed yet")
     got = index._call("filtering", col.get, where=where, include=["metadatas"])
@@ -91,6 +93,8 @@ def filtered_photo_ids(catalog: Catalog, index: ChromaIndex, col, where: dict | 
     metas.sort(key=lambda m: (m.get("t") is None, -(m.get("t") or 0), -m["pid"]))
     ids = [int(m["pid"]) for m in metas]
     present = catalog.present_among(ids)
+    if filters.stacks:   # of a stack, only its cover
+        present &= catalog.stack_covers_among(ids)
     chosen = [pid for pid in ids if pid in present][:limit]
     if not chosen:
         raise SearchError(filters.nothing_matches())
@@ -120,7 +124,9 @@ def write_gallery(library, catalog: Catalog, index: ChromaIndex, col, model_id: 
         caption = [f'<span class="score">{score:.3f}</span>' if score is not None else "",
                    f'<span class="date">{_e(s["date"] or "")}</span>',
                    f'<span class="name">{_e(name)}</span>'] + \
-            [f'<span class="flag">{_e(f)}</span>' for f in s["flags"]]
+            [f'<span class="flag">{_e(f)}</span>' for f in s["flags"]] + \
+            ([f'<span class="video">▶ {duration_text(s["duration"]) or "video"}</span>'] if s["media"] == "video" else []) + \
+            ([f'<span class="stack">{s["stack_size"]} in stack</span>'] if (s["stack_size"] or 0) > 1 else [])
         tiles.append(
             f'<figure class="tile" id="p{pid}" data-id="{pid}">'
             f'<a href="#photo-{pid}" title="{_e(s["shown_path"])}">{_img(uris.get(pid), name, problems.get(pid))}</a>'
@@ -143,7 +149,8 @@ def _lightbox_fields(s: dict) -> dict:
             ("albums", ", ".join(s["albums"])), ("keywords", ", ".join(s["keywords"])),
             ("people", ", ".join(s["people"])),
             ("rating", "★" * s["rating"] if s["rating"] else None), ("favorite", "yes" if s["favorite"] else None),
-            ("state", ", ".join(s["flags"])),
+            ("state", ", ".join(s["flags"])), ("duration", duration_text(s["duration"])),
+            ("stack", f"{s['stack_size']} photos (RAW+JPEG, edits or a burst)" if (s["stack_size"] or 0) > 1 else None),
             ("size", f"{s['width']}×{s['height']}, {_human(s['size'])}" if s["width"] else _human(s["size"])),
             ("hash", s["hash"][:16])]
     return {"name": os.path.basename(s["shown_path"]) or s["hash"][:12], "date": s["date"],

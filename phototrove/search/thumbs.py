@@ -36,6 +36,7 @@ def ensure_thumbs(library, catalog: Catalog, photo_ids, *, workers: int = 4, sho
             out[pid] = path
         else:
             todo.append((pid, path, catalog.present_locations(pid)))
+    kinds = catalog.media_of([pid for pid, _path, _locs in todo])
     if not todo:
         return out, problems
     sources: dict[int, object] = {}
@@ -51,7 +52,7 @@ def ensure_thumbs(library, catalog: Catalog, photo_ids, *, workers: int = 4, sho
 
     def make(item):
         pid, path, locs = item
-        return pid, _make_one(path, locs, sources)
+        return pid, _make_one(path, locs, sources, kinds.get(pid, "image"))
 
     try:
         with ThreadPoolExecutor(max(1, workers)) as pool, \
@@ -69,11 +70,11 @@ def ensure_thumbs(library, catalog: Catalog, photo_ids, *, workers: int = 4, sho
     return out, problems
 
 
-def _make_one(path: Path, locs, sources) -> tuple[Path | None, str | None]:
+def _make_one(path: Path, locs, sources, media: str) -> tuple[Path | None, str | None]:
     from PIL import Image
 
+    from ..ingest.pixels import location_image
     from ..library import write_atomic
-    from ..media.decode import load_image
 
     problem = "no present copy"
     for loc in locs:
@@ -81,7 +82,7 @@ def _make_one(path: Path, locs, sources) -> tuple[Path | None, str | None]:
         if source is None:
             continue
         try:
-            image = load_image(source.read_bytes(loc), min_side=THUMB_SIDE)  # upright: EXIF orientation applied
+            image = location_image(source, loc, media, min_side=THUMB_SIDE)  # upright: orientation applied
             image.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
         except Exception as e:  # whatever a decoder makes of odd bytes: this photo gets a placeholder
             problem = f"{location_label(loc.path, loc.entry)}: {e}"

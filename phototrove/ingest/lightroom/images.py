@@ -108,6 +108,7 @@ class CatalogImage:
             "focal_length": self.focal_length, "aperture": self.aperture, "shutter": self.shutter,
             "iso": self.iso, "original_path": self.path, "original_name": self.file_name,
             "copy_name": self.copy_name, "file_format": self.file_format, "lr_image_id": self.image_id,
+            "lr_master_id": self.master,   # a virtual copy: it joins its master's stack
         }
         return {k: v for k, v in m.items() if v is not None and v != []}
 

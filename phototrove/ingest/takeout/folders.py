@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from .matching import split_ext, unedited
+from ...media.names import split_ext, unedited
 
 # Google's own year folders, in the languages Takeout writes them ("Photos from 2019"), and the
 # day folders of exports before 2021 ("2005-02-05"). Nothing else: "Family Photos 2021",

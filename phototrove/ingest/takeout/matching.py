@@ -19,13 +19,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from ...media.names import split_ext, unedited, utf16_len
+
 JSON_CLIP = 46  # UTF-16 code units of the sidecar's stem (title, or title + ".supplemental-metadata")
 SUPPLEMENTAL = "supplemental-metadata"
-# Suffixes Google appends to edited copies (which have no sidecar of their own), lowercase.
-EDITED_SUFFIXES = (
-    "edited", "effects", "smile", "mix", "bearbeitet", "modifié", "modificato", "bewerkt",
-    "edytowane", "編集済み", "ha editado", "editat", "editado", "编辑",
-)
 _NUMBERED = re.compile(r"(.*)\((\d{1,5})\)", re.S)
 
 T = TypeVar("T")
@@ -33,10 +30,6 @@ T = TypeVar("T")
 
 def nfc(s: str) -> str:
     return unicodedata.normalize("NFC", s)
-
-
-def utf16_len(s: str) -> int:
-    return len(s.encode("utf-16-le", "surrogatepass")) // 2  # (lone surrogates: names not UTF-8)
 
 
 def clip16(s: str, limit: int = JSON_CLIP) -> str:
@@ -49,14 +42,6 @@ def clip16(s: str, limit: int = JSON_CLIP) -> str:
         if units > limit:
             return s[:i]
     return s
-
-
-def split_ext(name: str) -> tuple[str, str]:
-    """('IMG_1', '.jpg'); a leading-dot name or no dot -> no extension."""
-    i = name.rfind(".")
-    if i <= 0:
-        return name, ""
-    return name[:i], name[i:]
 
 
 def strip_supplemental(stem: str) -> str | None:
@@ -84,24 +69,6 @@ def sidecar_keys(json_name: str) -> list[tuple[str, int]]:
         for key in (s, strip_supplemental(s)):
             if key and (key, n) not in out:
                 out.append((key, n))
-    return out
-
-
-def unedited(stem: str) -> list[str]:
-    """The stem without an edited-copy suffix: `IMG-edited` -> `IMG`, also when the suffix itself
-    was clipped away at the length limit (`..._001-ha edi` -> `..._001`)."""
-    out = []
-    low = stem.lower()
-    i = low.rfind("-")
-    while i > 0:
-        tail = low[i + 1:]
-        for suffix in EDITED_SUFFIXES:
-            if tail == suffix or (len(tail) >= 2 and suffix.startswith(tail) and utf16_len(stem) >= JSON_CLIP):
-                out.append(stem[:i])
-                break
-        i = low.rfind("-", 0, i)
-        if out:
-            break
     return out
 
 

@@ -71,6 +71,11 @@ class TakeoutSource(Source):
             return open_regular(loc.path)
         return self.archives.open_member(loc.path, loc.entry)
 
+    def open_seekable(self, loc: Location) -> BinaryIO:
+        if not loc.entry:
+            return open_regular(loc.path)
+        return self.archives.open_seekable(loc.path, loc.entry)
+
     def copy_of(self, loc: Location) -> tuple[str, str] | None:
         orig = self.found.twins.get((loc.path, loc.entry))
         if orig is not None and self.archives.raw_equal((loc.path, loc.entry), orig):
