@@ -9,14 +9,17 @@ from PIL import Image
 
 
 def photo_12mp(seed: int) -> bytes:
+    return photo(seed, 4000, 3000)
+
+
+def photo(seed: int, w: int, h: int, quality: int = 90) -> bytes:
     rng = np.random.default_rng(seed)
-    h, w = 3000, 4000
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
     img = np.stack([128 + 100 * np.sin(x / (150 + 20 * seed)), 128 + 100 * np.cos(y / 200 + seed),
                     (x + y) / 28 % 256], -1)
     img += rng.normal(0, 10, img.shape).astype(np.float32)  # sensor-like noise: realistic file sizes
     buf = io.BytesIO()
-    Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(buf, "JPEG", quality=90)
+    Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(buf, "JPEG", quality=quality)
     return buf.getvalue()
 
 

@@ -1,4 +1,4 @@
-"""media/raw.py against exiftool's reading of the same files: fixture RAWs of every kind built by
+"""media/raw/ against exiftool's reading of the same files: fixture RAWs of every kind built by
 fixtures/media_fixtures.py (real JPEG previews, full EXIF, laid out as each maker's cameras do),
 the sample RAWs of exiftool's own test suite when this machine has them, and hostile input."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""media/video.py on real videos encoded by FFmpeg (fixtures/video_fixtures.py), against exiftool's
+"""media/video/ on real videos encoded by FFmpeg (fixtures/video_fixtures.py), against exiftool's
 reading of the same files; from a head and a tail as a large file is read; on cut and hostile
 bytes (only MediaError, quickly); and poster frames (black lead-in skipped, rotation applied)."""
 from __future__ import annotations
