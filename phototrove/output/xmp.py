@@ -1,35 +1,40 @@
-"""Writing XMP: a packet with what trove knows of a photo (keywords, people, caption, title, rating,
-colour label, date, original file name)."""
+"""Writing XMP: a packet with what trove knows of a photo (keywords and their hierarchy, people,
+caption, title, rating, colour label, date, original file name), well-formed whatever the text holds."""
 from __future__ import annotations
 
+import re
+
+from ..media.exif import offset_text, utc_offset
 from ..media.jpeg import MAX_SEGMENT, XMP_HEADER, JpegError
 
+
 def build_xmp(meta: dict) -> bytes:
-    """An XMP packet with what Lightroom knew: keywords, caption, title, rating, colour label,
-    pick, date, original file name."""
+    """An XMP packet with what Lightroom knew: keywords (flat, and as Lightroom's hierarchy from
+    keyword_paths 'Places|France|Paris'), people, caption, title, rating (xmp:Rating, -1 when
+    rejected), colour label, date, original file name."""
     props, blocks = [], []
-    if isinstance(meta.get("rating"), int):
-        rating = -1 if meta.get("pick") == -1 else meta["rating"]  # XMP rating -1 = rejected
+    rating = meta.get("rating")
+    if meta.get("pick") == -1:
+        props.append('xmp:Rating="-1"')  # XMP's "rejected"
+    elif type(rating) is int and 0 <= rating <= 5:
         props.append(f'xmp:Rating="{rating}"')
-    elif meta.get("pick") == -1:
-        props.append('xmp:Rating="-1"')
     if meta.get("color_label"):
         props.append(f'xmp:Label={_attr(meta["color_label"])}')
     local = meta.get("taken_local")
     if local:
-        props.append(f'photoshop:DateCreated={_attr(local + (meta.get("utc_offset") or ""))}')
+        delta = utc_offset(meta.get("utc_offset"))
+        props.append(f'photoshop:DateCreated={_attr(local + (offset_text(delta) if delta is not None else ""))}')
     if meta.get("original_name"):
         props.append(f'xmpMM:PreservedFileName={_attr(meta["original_name"])}')
-    if meta.get("keywords"):
-        items = "".join(f"<rdf:li>{escape(k)}</rdf:li>" for k in meta["keywords"])
-        blocks.append(f"<dc:subject><rdf:Bag>{items}</rdf:Bag></dc:subject>")
-    if meta.get("people"):
-        items = "".join(f"<rdf:li>{escape(k)}</rdf:li>" for k in meta["people"])
-        blocks.append(f"<Iptc4xmpExt:PersonInImage><rdf:Bag>{items}</rdf:Bag></Iptc4xmpExt:PersonInImage>")
+    for key, tag in (("keywords", "dc:subject"), ("keyword_paths", "lr:hierarchicalSubject"),
+                     ("people", "Iptc4xmpExt:PersonInImage")):
+        items = "".join(f"<rdf:li>{e}</rdf:li>" for e in map(escape, meta.get(key) or ()) if e)
+        if items:
+            blocks.append(f"<{tag}><rdf:Bag>{items}</rdf:Bag></{tag}>")
     for key, tag in (("description", "dc:description"), ("title", "dc:title")):
-        if meta.get(key):
-            blocks.append(f'<{tag}><rdf:Alt><rdf:li xml:lang="x-default">{escape(meta[key])}</rdf:li>'
-                          f"</rdf:Alt></{tag}>")
+        text = escape(meta[key]) if meta.get(key) else ""
+        if text:   # nothing left once the characters XML cannot hold are gone: no empty caption
+            blocks.append(f'<{tag}><rdf:Alt><rdf:li xml:lang="x-default">{text}</rdf:li></rdf:Alt></{tag}>')
     attrs = "".join("\n    " + p for p in props)
     packet = (
         '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
@@ -40,6 +45,7 @@ def build_xmp(meta: dict) -> bytes:
         '    xmlns:dc="http://purl.org/dc/elements/1.1/"\n'
         '    xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/"\n'
         '    xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/"\n'
+        '    xmlns:lr="http://ns.adobe.com/lightroom/1.0/"\n'
         '    xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"'
         f"{attrs}>\n" + "\n".join(blocks) + "\n</rdf:Description>\n</rdf:RDF>\n</x:xmpmeta>\n"
         '<?xpacket end="w"?>'
@@ -50,10 +56,18 @@ def build_xmp(meta: dict) -> bytes:
     return data
 
 
+# characters XML 1.0 cannot hold at all, even escaped: C0 controls but tab, LF, CR; lone surrogates
+# (a file name read with surrogateescape); U+FFFE and U+FFFF
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def escape(text: str) -> str:
-    """XML character data (xml.sax.saxutils would import urllib and http: 0.1 s at start-up)."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """XML character data (xml.sax.saxutils would import urllib and http: 0.1 s at start-up). CR is
+    a reference: a parser would otherwise turn CR LF into LF."""
+    text = _NOT_XML.sub("", str(text))
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
 
 
 def _attr(value: str) -> str:
-    return '"' + escape(value).replace('"', "&quot;") + '"'
+    # in an attribute a parser turns raw tab and LF into spaces: references keep them
+    return '"' + escape(value).replace('"', "&quot;").replace("\t", "&#9;").replace("\n", "&#10;") + '"'
