@@ -49,6 +49,13 @@ class Library:
     def thumbs_dir(self) -> Path:
         return self.root / "thumbs"
 
+    @property
+    def scratch_dir(self) -> Path:
+        """`tmp`: private copies trove makes while reading a source (e.g. a Lightroom catalog with a
+        hot journal), deleted after use. Not created here: whoever writes into it creates it, so
+        commands that need none leave no empty folder."""
+        return self.root / "tmp"
+
     def exists(self) -> bool:
         return self.catalog_path.exists()
 

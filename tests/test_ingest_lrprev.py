@@ -35,7 +35,7 @@ def test_ingest_with_catalog(trove, tmp_path):
                                    "WHERE pk.photo_id=?", (one["id"],))}
     people = {r[0] for r in db.execute("SELECT p.name FROM photo_people pp JOIN people p ON p.id=pp.person_id "
                                        "WHERE pp.photo_id=?", (one["id"],))}
-    assert (kw, people) == ({"beach", "dog"}, {"Alice"})
+    assert (kw, people) == ({"beach", "dog", "Marseille"}, {"Alice"})   # Marseille: the leaf of Places|France|Marseille
     meta = json.loads(one["meta"])
     assert meta["original_path"] == "/Volumes/Photos/2019/Beach/IMG_0001.CR2" and meta["aperture"] == 4.0
     origins = {r[0] for r in db.execute("SELECT origin FROM photo_meta WHERE photo_id=?", (one["id"],))}
@@ -45,9 +45,9 @@ def test_ingest_with_catalog(trove, tmp_path):
     stale = lib.preview(U(105), lightroom.digest_of(0xB5))
     assert db.execute("SELECT count(*) FROM locations WHERE path=?", (stale,)).fetchone()[0] == 0
     assert rows[7]["path"].endswith("root-pixels.db") and rows[7]["entry"] == f"{U(107)}-{IMG[7].digest}"
-    # folder albums from the catalog
+    # folder albums and the regular collections from the catalog (not the Quick Collection)
     albums = {r[0] for r in db.execute("SELECT title FROM albums")}
-    assert albums == {"Beach", "Park"}
+    assert albums == {"Beach", "Park", "France 2019", "Best"}
     again = trove.json_lines("ingest", "lrprev", lib.lrdata, "--model", "tiny_embedder:make")[0]
     assert again["discover.unchanged"] == 8 and again.get("read.photos", 0) == 0 and "embed.photos" not in again
 

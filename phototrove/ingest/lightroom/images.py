@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 
 @dataclass(slots=True)
 class CatalogImage:
-    image_id: int
+    image_id: int                   # Adobe_images.id_local; negative when its row was unreadable:
+                                    # -(AgLibraryFile.id_local), the photo known by its file alone
     uuid: str                       # the preview UUID (root file's id_global)
     digest: str | None              # the current preview digest (develop settings)
     root: str = ""                  # AgLibraryRootFolder.absolutePath
@@ -26,22 +27,36 @@ class CatalogImage:
     color_label: str | None = None
     orientation: int | None = None
     file_format: str | None = None
-    exif: tuple | None = None       # (camera, lens, focal length, APEX Av, APEX Tv, ISO, lat, lon)
-    tags: tuple | None = None       # (keywords, people), each joined with \x1f
+    # the catalog's rows as read, image id first: (id, camera, lens, focal length, APEX Av, APEX Tv, ISO,
+    # lat, lon) and (id, keywords, people, ids of the keywords): names joined with \x1f, ids with ','
+    exif: tuple | None = None
+    tags: tuple | None = None
     caption: str | None = None
     title: str | None = None
+    collections: tuple = ()         # ((collection id, name, (set, subset, ...)), ...): regular collections
+    keyword_tree: dict | None = field(default=None, repr=False, compare=False)   # the catalog's, shared
 
     # converted on access: a 250k-image catalog loads as rows, not as 250k x 10 conversions
     @property
     def keywords(self) -> list[str]:
-        return sorted(set(self.tags[0].split("\x1f"))) if self.tags and self.tags[0] else []
+        return sorted(set(self.tags[1].split("\x1f"))) if self.tags and self.tags[1] else []
+
+    @property
+    def keyword_paths(self) -> list[str]:
+        """Each keyword's path from the top of the keyword tree, 'Places|France|Paris' (as XMP's
+        lr:hierarchicalSubject); [] unless one of them nests under another keyword."""
+        tree = self.keyword_tree
+        if not tree or not self.tags or not self.tags[3]:
+            return []
+        paths = sorted({p for p in map(tree.get, map(int, self.tags[3].split(","))) if p})
+        return paths if any("|" in p for p in paths) else []
 
     @property
     def people(self) -> list[str]:
-        return sorted(set(self.tags[1].split("\x1f"))) if self.tags and self.tags[1] else []
+        return sorted(set(self.tags[2].split("\x1f"))) if self.tags and self.tags[2] else []
 
     def _exif(self, i: int):
-        return self.exif[i] if self.exif is not None else None
+        return self.exif[i + 1] if self.exif is not None else None
 
     @property
     def camera(self) -> str | None:
@@ -103,11 +118,13 @@ class CatalogImage:
             "taken_local": local, "utc_offset": offset,
             "lat": self.lat, "lon": self.lon, "camera": self.camera, "lens": self.lens,
             "orientation": self.orientation, "rating": self.rating, "keywords": self.keywords,
+            "keyword_paths": self.keyword_paths,
             "people": self.people, "description": self.caption, "title": self.title,
             "pick": self.pick or None, "color_label": self.color_label,
             "focal_length": self.focal_length, "aperture": self.aperture, "shutter": self.shutter,
             "iso": self.iso, "original_path": self.path, "original_name": self.file_name,
-            "copy_name": self.copy_name, "file_format": self.file_format, "lr_image_id": self.image_id,
+            "copy_name": self.copy_name, "file_format": self.file_format,
+            "lr_image_id": self.image_id if self.image_id > 0 else None,   # not the stand-in id of a file alone
             "lr_master_id": self.master,   # a virtual copy: it joins its master's stack
         }
         return {k: v for k, v in m.items() if v is not None and v != []}
