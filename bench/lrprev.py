@@ -6,8 +6,9 @@ for recovery) with a catalog, in a temporary folder. Prints JSON lines:
 
     {"bench": "lrprev.recover", "previews": ..., "bytes": ..., "recover_s": ..., "cp_s": ..., "ratio": ...}
     {"bench": "lrcat.load", "images": 100000, "load_s": ...}
+    {"bench": "lrcat.load_hot_journal", "images": 100000, "load_s": ...}   (after a crash mid-write)
 
-Targets: ratio <= 2 (recover within 2x of copying the cache), load_s < 5.
+Targets: ratio <= 2 (recover within 2x of copying the cache), load_s < 5 (also with a hot journal).
     python bench/lrprev.py [--previews N] [--catalog-images N] [--keep DIR]
 """
 from __future__ import annotations
@@ -81,8 +82,20 @@ def write_bulk_catalog(path: str, rows: list[tuple[int, str, str]]) -> None:
                     for i, _, _ in rows])
     db.executemany("INSERT INTO Adobe_imageDevelopSettings(id_local, image, digest) VALUES (?,?,?)",
                    [(i, i, d) for i, _, d in rows])
-    db.executemany("INSERT INTO AgLibraryKeyword(id_local, id_global, name) VALUES (?,?,?)",
-                   [(k, f"K{k}", f"keyword {k}") for k in range(1, 51)])
+    # 50 keywords under 5 parents (a hierarchy: Places|place 3 ...), under the root keyword
+    db.execute("INSERT INTO AgLibraryKeyword(id_local, id_global, name, parent) VALUES (1000, 'KROOT', NULL, NULL)")
+    db.executemany("INSERT INTO AgLibraryKeyword(id_local, id_global, name, parent) VALUES (?,?,?,1000)",
+                   [(900 + g, f"G{g}", f"group {g}") for g in range(5)])
+    db.executemany("INSERT INTO AgLibraryKeyword(id_local, id_global, name, parent) VALUES (?,?,?,?)",
+                   [(k, f"K{k}", f"keyword {k}", 900 + k % 5) for k in range(1, 51)])
+    # collections: 20 sets holding 180 regular collections, 10 smart ones; every image in two
+    db.executemany("INSERT INTO AgLibraryCollection(id_local, creationId, name, parent) VALUES (?,?,?,NULL)",
+                   [(c, "com.adobe.ag.library.group", f"set {c}") for c in range(1, 21)]
+                   + [(c, "com.adobe.ag.library.smart_collection", f"smart {c}") for c in range(201, 211)])
+    db.executemany("INSERT INTO AgLibraryCollection(id_local, creationId, name, parent) VALUES (?,?,?,?)",
+                   [(c, "com.adobe.ag.library.collection", f"collection {c}", 1 + c % 20) for c in range(21, 201)])
+    db.executemany("INSERT INTO AgLibraryCollectionImage(collection, image) VALUES (?,?)",
+                   [(21 + (i * k) % 180, i) for i, _, _ in rows for k in (1, 7)])
     db.executemany("INSERT INTO AgLibraryKeywordImage(image, tag) VALUES (?,?)",
                    [(i, 1 + (i * 7 + j) % 50) for i, _, _ in rows for j in range(3)])
     db.execute("INSERT INTO AgInternedExifCameraModel VALUES (1, 'x', 'Canon EOS R5')")
@@ -151,10 +164,23 @@ def main() -> None:
         t = time.perf_counter()
         cat = load_catalog(big)
         load_s = time.perf_counter() - t
-        assert len(cat.images) == n and cat.images[-1].keywords
+        assert len(cat.images) == n and cat.images[-1].keywords and cat.images[-1].collections
+        assert cat.images[-1].keyword_paths
         print(json.dumps({"bench": "lrcat.load", "images": n, "load_s": round(load_s, 2), "target_s": 5.0,
                           "python_1e7_loop_s": python_speed(), "load_avg": round(os.getloadavg()[0], 2)}),
               flush=True)
+        # the same catalog after a crash mid-write (Lightroom 6 and older): a hot -journal, so it is
+        # copied into the library's scratch folder and rolled back before it is read
+        lightroom.crash_mid_write(big, xmp_size=300)   # every XMP rewritten: its pages go to the journal
+        scratch = os.path.join(root, "library-tmp")
+        t = time.perf_counter()
+        cat = load_catalog(big, scratch=scratch)
+        hot_s = time.perf_counter() - t
+        assert len(cat.images) == n and not cat.images[-1].base_name.startswith(lightroom.HALF_WRITTEN)
+        print(json.dumps({"bench": "lrcat.load_hot_journal", "images": n, "load_s": round(hot_s, 2),
+                          "target_s": 5.0, "catalog_bytes": os.path.getsize(big),
+                          "journal_bytes": os.path.getsize(big + "-journal"),
+                          "load_avg": round(os.getloadavg()[0], 2)}), flush=True)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

@@ -219,10 +219,11 @@ def _lr_catalog_option(f):
 def ingest_lrprev(obj: Context, path, catalog, **opts) -> None:
     """Ingest a Lightroom Classic preview cache (`<Catalog> Previews.lrdata`), with the catalog's
     metadata when the .lrcat is there: one photo per image and virtual copy."""
-    from .ingest.lightroom.source import LrprevSource, checked_catalog
+    from .ingest.lightroom.source import LrprevSource, checked_catalog, checked_previews_path
 
+    checked_previews_path(path)
     info = {"catalog": checked_catalog(catalog)} if catalog else {}
-    run_ingest(obj, [LrprevSource(os.path.abspath(path), info)], **opts)
+    run_ingest(obj, [LrprevSource(os.path.abspath(path), info, scratch=str(obj.library.scratch_dir))], **opts)
 
 
 # -- status and list ------------------------------------------------------------------------------
@@ -330,8 +331,10 @@ def recover_lrprev(obj: Context, path, out, catalog, dry_run, as_json, workers) 
     from .catalog import location_label
     from .output.recover import describe_recovery, recover_lrprev as run
 
+    from .pipeline import read_places
+
     summary, result = run(path, out, catalog=catalog, dry_run=dry_run, workers=workers, show_progress=not obj.quiet,
-                          log=obj.say)
+                          log=obj.say, keep_out_of=read_places(obj.library), scratch=str(obj.library.scratch_dir))
     if dry_run and not obj.quiet and not as_json:
         for job in result.jobs:
             click.echo(f"{location_label(job.item.path, job.item.entry)} -> {job.rel}")

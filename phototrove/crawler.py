@@ -381,6 +381,8 @@ class Crawler:
     # -- index ------------------------------------------------------------------------------------
     def index_stage(self, summary: Summary) -> None:
         summary.add("index.photos", self.index.sync(self.catalog, show_progress=self.show_progress))
+        with self.catalog.transaction():   # photos no location holds any more (replaced by a better copy)
+            self.catalog.drop_orphans()
 
 
 def apply_source_meta(catalog: Catalog, photo_id: int) -> None:

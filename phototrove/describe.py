@@ -65,9 +65,9 @@ def photo_lines(rec: dict) -> list[str]:
     extra = [x for x in (rec["taken_at"], rec["camera"],
                          f"{rec['lat']:.5f},{rec['lon']:.5f}" if rec["lat"] is not None else None) if x]
     extra += [f"[{f}]" for f in photo_flags(rec)]
-    lines = [f"{rec['id']}\t{rec['hash'][:12]}\t{size}\t{rec['path']}\t{' '.join(extra)}"]
+    lines = [f"{rec['id']}\t{rec['hash'][:12]}\t{size}\t{rec.get('label') or rec['path']}\t{' '.join(extra)}"]
     for loc in rec["locations"][1:]:
-        lines.append(f"\t\t\talso: {location_label(loc['path'], loc.get('entry'))}"
+        lines.append(f"\t\t\talso: {loc.get('label') or location_label(loc['path'], loc.get('entry'))}"
                      f"{'' if loc['state'] == 'ok' else ' (' + loc['state'] + ')'}")
     for label in ("albums", "keywords", "people"):
         if rec[label]:

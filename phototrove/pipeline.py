@@ -49,7 +49,8 @@ class SourceRun:
             return "\n".join([f"{self.kind} {self.root}: nothing to catalogue in it, so it was not added as a source:"]
                              + [f"  {p}" for p in self.problems])
         line = (f"{self.kind} {self.root}: {c.get('discover.new', 0)} new, {c.get('discover.changed', 0)} changed, "
-                f"{c.get('discover.unchanged', 0)} unchanged, {c.get('discover.missing', 0)} gone missing; "
+                f"{c.get('discover.unchanged', 0)} unchanged, {c.get('discover.missing', 0)} gone missing"
+                + (f", {c['discover.moved']} replaced by a better copy" if c.get("discover.moved") else "") + "; "
                 f"{c.get('read.photos', 0)} photos added, {c.get('read.duplicates', 0)} duplicates")
         line += f"; {c.get('embed.photos', 0)} embedded"
         if "index.photos" in c:
@@ -202,6 +203,11 @@ def list_sources(library: Library) -> list[dict]:
         return []
     with library.reading() as catalog:
         return catalog.stats()["sources"]
+
+
+def read_places(library: Library) -> list[tuple[str, str]]:
+    """(what, folder) of every place trove reads: an output folder must not be inside one."""
+    return [("the library", str(library.root))] + [(f"source [{s['id']}]", s["root"]) for s in list_sources(library)]
 
 
 def source_summary(library: Library, source_id: int) -> dict:

@@ -2,12 +2,13 @@
 search filters, galleries and reports."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
 from typing import Any, Iterator
 
-from .records import location_label
+from .records import location_label, shown_label
 from .sql import EMBEDDABLE, FLAGS, IN_LIST, LOCATION_PRESENT, PRIMARY_FIRST, db_path, id_list, present, py_path
 
 
@@ -24,11 +25,14 @@ class BrowseQueries:
         p["locations"] = [
             {"source_id": r["source_id"], "source": r["source_kind"], "path": py_path(r["path"]),
              **({"entry": py_path(r["entry"])} if r["entry"] else {}), "size": r["size"], "mtime_ns": r["mtime_ns"],
-             "state": r["state"]}
+             "state": r["state"],
+             "label": shown_label(r["source_kind"], py_path(r["path"]), py_path(r["entry"]),
+                                  json.loads(r["meta"]) if r["meta"] and r["source_kind"] == "lrprev" else None)}
             for r in locs
         ]
         first = p["locations"][0] if p["locations"] else None
         p["path"] = location_label(first["path"], first.get("entry")) if first else None
+        p["label"] = first["label"] if first else None   # the name people know it by
         p["albums"] = [r[0] for r in self.db.execute(
             "SELECT DISTINCT coalesce(a.title, a.key) FROM albums a JOIN location_albums la ON la.album_id=a.id "
             f"JOIN locations l ON l.id=la.location_id WHERE l.photo_id=? AND l.{LOCATION_PRESENT} ORDER BY 1",

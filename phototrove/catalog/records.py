@@ -27,6 +27,17 @@ def location_label(path: str, entry: str | None = "") -> str:
     return f"{path}!{entry}" if entry else path
 
 
+def shown_label(source_kind: str, path: str, entry: str | None, meta: dict | None) -> str:
+    """How a location is named to people: a Lightroom preview by the original file the catalog
+    names (with its virtual copy's name), not by the cache's `<UUID>-<digest>.lrprev!level_7`;
+    anything else as location_label."""
+    original = (meta or {}).get("original_path") if source_kind == "lrprev" else None
+    if isinstance(original, str) and original:
+        copy = (meta or {}).get("copy_name")
+        return original.replace("\\", "/") + (f" ({copy})" if isinstance(copy, str) and copy else "")
+    return location_label(path, entry)
+
+
 @dataclass
 class Location:
     id: int

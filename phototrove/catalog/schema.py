@@ -167,6 +167,12 @@ MIGRATIONS: list[str] = [
     UPDATE locations SET read_size = NULL, read_mtime_ns = NULL
         WHERE photo_id IN (SELECT id FROM photos WHERE media != 'image');
     """,
+    # v7: a source item's identity when its bytes can move between files (a Lightroom photo whose
+    # better preview turns up elsewhere): the location follows it instead of becoming a second photo
+    """
+    ALTER TABLE locations ADD COLUMN item_key TEXT;
+    CREATE INDEX locations_item ON locations(source_id, item_key) WHERE item_key IS NOT NULL;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -9,7 +9,7 @@ from .records import Location, location, source_row
 from .sql import LOCATION_PRESENT, PRIMARY_FIRST, PRIMARY_LAST, db_path, json_text, now_iso, readable
 
 # Read errors that may go away with the same bytes on disk; others are not retried until the file changes.
-TRANSIENT_ERRORS = ("unreadable", "vanished")
+TRANSIENT_ERRORS = ("unreadable", "vanished", "needs-raw-extra", "needs-video-extra")  # retried on unchanged bytes
 
 
 class SourceQueries:
@@ -108,11 +108,26 @@ class SourceQueries:
                 "WHERE source_id=? AND path=? AND entry=?",
                 (source_id, path, entry),
             ).fetchone()
-            if row is None:
+            key = getattr(f, "key", None)
+            moved = None
+            if row is None and key is not None:
+                moved = self.db.execute("SELECT id FROM locations WHERE source_id=? AND item_key=?",
+                                        (source_id, key)).fetchone()
+            if moved is not None:
+                # the item's bytes are now elsewhere (a larger preview turned up): the location follows
+                # and is read again, so its photo is replaced rather than joined by a second one
+                loc_id = moved[0]
+                self.db.execute(
+                    "UPDATE locations SET path=?, entry=?, size=?, mtime_ns=?, meta=?, rank=?, seen_gen=?, "
+                    "state='new', read_size=NULL, read_mtime_ns=NULL WHERE id=?",
+                    (path, entry, f.size, f.mtime_ns, meta, f.rank, gen, loc_id))
+                self.db.execute("DELETE FROM location_albums WHERE location_id=?", (loc_id,))
+                counts["moved"] = counts.get("moved", 0) + 1
+            elif row is None:
                 cur = self.db.execute(
-                    "INSERT INTO locations(source_id, path, entry, size, mtime_ns, meta, rank, seen_gen) "
-                    "VALUES (?,?,?,?,?,?,?,?)",
-                    (source_id, path, entry, f.size, f.mtime_ns, meta, f.rank, gen),
+                    "INSERT INTO locations(source_id, path, entry, size, mtime_ns, meta, rank, seen_gen, item_key) "
+                    "VALUES (?,?,?,?,?,?,?,?,?)",
+                    (source_id, path, entry, f.size, f.mtime_ns, meta, f.rank, gen, key),
                 )
                 loc_id = cur.lastrowid
                 counts["new"] += 1
@@ -127,9 +142,13 @@ class SourceQueries:
                 else:
                     state = "new"
                 counts["unchanged" if state != "new" else ("new" if row["state"] == "new" else "changed")] += 1
+                if key is not None:   # another location of the same item (a second find): it yields
+                    self.db.execute("UPDATE locations SET item_key=NULL WHERE source_id=? AND item_key=? "
+                                    "AND id!=?", (source_id, key, loc_id))
                 self.db.execute(
-                    "UPDATE locations SET size=?, mtime_ns=?, meta=?, rank=?, seen_gen=?, state=? WHERE id=?",
-                    (f.size, f.mtime_ns, meta, f.rank, gen, state, loc_id),
+                    "UPDATE locations SET size=?, mtime_ns=?, meta=?, rank=?, seen_gen=?, state=?, item_key=? "
+                    "WHERE id=?",
+                    (f.size, f.mtime_ns, meta, f.rank, gen, state, key, loc_id),
                 )
             if f.albums:
                 for key, title, description in f.albums:

@@ -27,6 +27,8 @@ class Found:
     meta: dict = field(default_factory=dict)
     albums: list[tuple[str, str | None, str | None]] = field(default_factory=list)  # (key, title, description)
     rank: int = 100  # lower = preferred as the photo's primary location
+    key: str | None = None  # the item's identity within the source when it can move to another file or
+                            # entry (a Lightroom photo's better preview): its location moves with it
 
 
 @dataclass

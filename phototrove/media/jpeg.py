@@ -120,6 +120,77 @@ def jpeg_end(data: bytes | memoryview) -> int | None:
     return None
 
 
+# between scans of a progressive JPEG: tables, restart interval, APPn, a comment, the next scan header
+_BETWEEN_SCANS = frozenset((0xC4, 0xCC, 0xDA, 0xDB, 0xDD, 0xFE, *range(0xE0, 0xF0)))
+
+
+def scan_damage(data: bytes | memoryview) -> str | None:
+    """Why the entropy-coded data of a complete JPEG (SOI .. EOI) cannot be decoded, or None.
+
+    Every byte of the scans is looked at, without decoding: inside them each 0xFF must be a stuffed
+    byte (FF 00), a restart marker (FF D0-D7) or a fill byte, and only table or scan headers may sit
+    between scans. Any other marker is what makes libjpeg give up mid-image ("broken data stream" in
+    Pillow): a level with scrambled or overwritten bytes. Damage that stays within valid codes (a run
+    of zeros) decodes to a wrong-looking picture instead and is not seen here."""
+    import numpy as np
+
+    buf = np.frombuffer(data, np.uint8)
+    start = _first_scan(data)
+    if start is None:
+        return "no scan header"
+    ff = np.flatnonzero(buf[start:-1] == 0xFF) + start
+    nxt = buf[ff + 1]
+    odd = ff[~((nxt == 0x00) | (nxt == 0xFF) | ((nxt >= 0xD0) & (nxt <= 0xD7)))]
+    i, end = 0, len(buf) - 2
+    while i < len(odd):
+        pos = int(odd[i])
+        if pos >= end:          # the EOI
+            return None
+        if pos > 0 and buf[pos - 1] == 0xFF:   # the second byte of a fill run: FF FF xx
+            i += 1
+            continue
+        skip = _between_scans(data, pos)
+        if skip is None:
+            return f"marker FF {int(buf[pos + 1]):02X} inside the image data at byte {pos}"
+        while i < len(odd) and odd[i] < skip:
+            i += 1
+    return "no end-of-image marker"
+
+
+def _between_scans(data, pos: int) -> int | None:
+    """Where the next scan's data starts if `pos` begins a run of table/scan headers ending in an
+    SOS (the markers between progressive scans); None if it does not (damage)."""
+    n = len(data)
+    while pos + 4 <= n and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker not in _BETWEEN_SCANS:
+            return None
+        length = int.from_bytes(bytes(data[pos + 2:pos + 4]), "big")
+        if length < 2:
+            return None
+        pos += 2 + length
+        if marker == 0xDA:
+            return pos
+    return None
+
+
+def _first_scan(data) -> int | None:
+    """Offset of the first byte after the first SOS segment."""
+    pos, n = 2, len(data)
+    while pos + 4 <= n:
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:
+            pos += 1
+            continue
+        length = int.from_bytes(bytes(data[pos + 2:pos + 4]), "big")
+        pos += 2 + length
+        if marker == 0xDA:
+            return pos
+    return None
+
+
 def jpeg_size(data: bytes) -> tuple[int, int] | None:
     """(width, height) from the JPEG's frame header, without decoding."""
     pos, n = 2, len(data)

@@ -8,11 +8,13 @@ import os
 MANIFEST = ".trove-recover.jsonl"
 
 
-def read_manifest(out: str) -> dict[str, str]:
-    """key -> file (relative to `out`) of every file an earlier run wrote. Lines cut short by a
-    crash are skipped, and so is any `file` that is not a plain relative path inside `out` (the
-    manifest is data in the output folder: never trusted to name a place to write)."""
-    done: dict[str, str] = {}
+def read_manifest(out: str) -> dict[str, dict]:
+    """key -> record ({"file": relative to `out`, "bytes", "level", "width", "height", "source"}) of
+    every file an earlier run wrote; a later line for the same key (an upgrade) wins. Lines cut short
+    by a crash are skipped, and so is any `file` that is not a plain relative path inside `out` (the
+    manifest is data in the output folder: never trusted to name a place to write). A record is
+    found under its photo's `item` identity and under its version `key`."""
+    done: dict[str, dict] = {}
     try:
         with open(os.path.join(out, MANIFEST), encoding="utf-8") as f:
             for line in f:
@@ -22,7 +24,9 @@ def read_manifest(out: str) -> dict[str, str]:
                 except (ValueError, KeyError, TypeError):
                     continue
                 if isinstance(key, str) and plain_relative(rel):
-                    done[key] = rel
+                    done[key] = rec
+                    if isinstance(rec.get("item"), str):
+                        done[rec["item"]] = rec
     except FileNotFoundError:
         pass
     return done

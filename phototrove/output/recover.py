@@ -16,17 +16,18 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..ingest.lightroom.pairing import Item, Plan, item_jpeg
-from ..ingest.lightroom.previews import PreviewError, best_jpeg
+from ..ingest.lightroom.previews import Level, PreviewError, best_jpeg
 from ..catalog.sql import json_text
 from ..errors import DiskFull, is_disk_full
 from ..ingest.files import open_fd
-from ..media.exif_write import build_exif
+from ..media.exif_write import build_exif, capture_clock, capture_instant
 from ..media.icc import adobe_rgb_icc
-from ..media.jpeg import JpegError, jpeg_size, metadata_prefix, split_header
+from ..media.kinds import MediaError
+from ..media.jpeg import JpegError, jpeg_size, metadata_prefix, scan_damage, split_header
 from ..progress import progress
 from .manifest import MANIFEST, read_manifest
 from .naming import safe_part
-from .writer import Body, Writer
+from .writer import Body, Writer, refuse_inside
 from .xmp import build_xmp
 
 NO_CATALOG_DIR = "_not_in_catalog"
@@ -36,6 +37,7 @@ NO_CATALOG_DIR = "_not_in_catalog"
 class Job:
     item: Item
     rel: str          # output path relative to --out, '/'-separated
+    replace: bool = False   # an earlier run's smaller output of this photo, to be replaced in place
 
 
 @dataclass
@@ -53,7 +55,7 @@ def _folder(img) -> list[str]:
     return [safe_part(root)] + [safe_part(p) for p in re.split(r"[/\\]", img.folder) if p]
 
 
-def plan_names(plan: Plan, manifest: dict[str, str]) -> list[Job]:
+def plan_names(plan: Plan, manifest: dict[str, dict]) -> list[Job]:
     """Deterministic, collision-free output names; earlier runs' names (the manifest) are kept.
     Files already in the output folder that trove did not write are dealt with when writing."""
     has_catalog = plan.catalog is not None
@@ -78,12 +80,12 @@ def plan_names(plan: Plan, manifest: dict[str, str]) -> list[Job]:
     groups: dict[tuple[str, str], set[str]] = {}
     for _item, folder, stem, ext in wanted:
         groups.setdefault(("/".join(folder).lower(), stem.lower()), set()).add(ext.lower())
-    taken = {rel.lower() for rel in manifest.values()}
+    taken = {rec["file"].lower() for rec in manifest.values()}
     jobs: list[Job] = []
     for item, folder, stem, ext in wanted:
-        prior = manifest.get(item.key)
+        prior = prior_output(manifest, item)
         if prior is not None:
-            jobs.append(Job(item, prior))
+            jobs.append(Job(item, prior["file"]))
             continue
         if len(groups[("/".join(folder).lower(), stem.lower())]) > 1 and ext:
             stem = f"{stem}_{safe_part(ext).upper()}"
@@ -97,13 +99,76 @@ def plan_names(plan: Plan, manifest: dict[str, str]) -> list[Job]:
     return jobs
 
 
+def prior_output(manifest: dict[str, dict], item: Item) -> dict | None:
+    """What an earlier run wrote for this photo (whichever preview it was made from)."""
+    return manifest.get(item.identity) or manifest.get(item.key)
+
+
+def level_pixels(item: Item) -> tuple[int, int] | None:
+    """(width, height) of the level chosen for `item`, as stored (from its JPEG header if the
+    preview's header was not read)."""
+    lv = item.level
+    if lv is None:
+        return None
+    if lv.width and lv.height:
+        return lv.width, lv.height
+    span = _span(item)
+    if span is None:
+        return None
+    try:
+        fd = open_fd(span[0])
+        try:
+            head = os.pread(fd, min(HEAD_BYTES, span[2]), span[1])
+        finally:
+            os.close(fd)
+    except OSError:
+        return None
+    size = jpeg_size(head)
+    if size:
+        lv.width, lv.height = size
+    return size
+
+
+def _pixels(size) -> int:
+    return size[0] * size[1] if size else 0
+
+
+def _upgrade(item: Item, prior: dict, path: str) -> str | None:
+    """Whether this run has a larger complete level of the photo than the earlier output at `path`:
+    'replace', 'changed' (larger, but the file is no longer what trove wrote: left alone) or None."""
+    if prior.get("source") == item.path and prior.get("level") == item.meta().get("lr_level") \
+            and not item.thumbnail_only:
+        return None   # the same level of the same file: nothing can be better
+    if prior.get("width") and prior.get("height"):
+        before = (prior["width"], prior["height"])
+    else:   # a manifest from before sizes were recorded: the file says
+        try:
+            with open(path, "rb") as f:
+                before = jpeg_size(f.read(HEAD_BYTES))
+        except OSError:
+            return None
+    if _pixels(level_pixels(item)) <= _pixels(before):
+        return None
+    try:
+        if isinstance(prior.get("bytes"), int) and os.path.getsize(path) != prior["bytes"]:
+            return "changed"
+    except OSError:
+        return None
+    return "replace"
+
+
 def _capture_mtime(meta: dict) -> float | None:
-    local = meta.get("taken_local")
+    """The file's mtime: the capture instant when the zone is known (wall clock minus its UTC
+    offset, or the UTC time). A wall clock without zone is read in this machine's zone, as a camera
+    file copied here would show it (its mtime was set by a clock in no particular zone either)."""
+    instant = capture_instant(meta)
+    if instant is not None:
+        return instant
+    local, _offset = capture_clock(meta)
     if not local:
         return None
     try:
-        y, mo, d, h, mi, sec = (int(local[a:b]) for a, b in ((0, 4), (5, 7), (8, 10), (11, 13), (14, 16), (17, 19)))
-        return time.mktime((y, mo, d, h, mi, sec, 0, 0, -1))
+        return time.mktime(time.strptime(local, "%Y:%m:%d %H:%M:%S")[:8] + (-1,))
     except (ValueError, OverflowError):
         return None
 
@@ -120,8 +185,8 @@ def _span(item: Item) -> tuple[str, int, int] | None:
     return item.level.file or item.preview.path, 0, item.level.length
 
 
-def _with_size(meta: dict, item: Item, jpeg_head: bytes) -> dict:
-    size = (item.level.width, item.level.height) if item.level is not None and item.level.width else jpeg_size(jpeg_head)
+def _with_size(meta: dict, level: Level | None, jpeg_head: bytes) -> dict:
+    size = (level.width, level.height) if level is not None and level.width else jpeg_size(jpeg_head)
     return {**meta, "width": size[0], "height": size[1]} if size else meta
 
 
@@ -129,48 +194,80 @@ def _segments(meta: dict) -> dict:
     try:
         xmp = build_xmp(meta)
     except JpegError:
-        xmp = build_xmp({k: v for k, v in meta.items() if k not in ("keywords", "people", "description")})
+        xmp = build_xmp({k: v for k, v in meta.items()
+                         if k not in ("keywords", "keyword_paths", "people", "description")})
     return {"exif": build_exif(meta), "xmp": xmp, "icc": adobe_rgb_icc()}
 
 
-def recover_one(job: Job, writer: Writer) -> tuple[str, int, str | None]:
-    """Write one photo: (its file relative to --out, bytes written, level used)."""
+def recover_one(job: Job, writer: Writer) -> tuple[str, int, str | None, str | None]:
+    """Write one photo: (its file relative to --out, bytes written, level used, a note when a
+    smaller level had to be used)."""
     item = job.item
     meta = item.meta()
     mtime = _capture_mtime(meta)
     span = _span(item)
     if span is not None and span[2] > HEAD_BYTES:
-        # fast path: the level was found whole by the section walk; check its start and its EOI,
-        # build the new header from its first bytes and let the kernel copy the rest
+        # fast path: the level was found whole by the section walk; check its start, its EOI and
+        # every byte of its image data (mapped, not copied), build the new header from its first
+        # bytes and let the kernel copy the rest
         path, offset, length = span
         fd = open_fd(path)
         try:
             first = os.pread(fd, HEAD_BYTES, offset)
-            if first[:2] == b"\xff\xd8" and os.pread(fd, 2, offset + length - 2) == b"\xff\xd9":
+            if first[:2] == b"\xff\xd8" and os.pread(fd, 2, offset + length - 2) == b"\xff\xd9" \
+                    and not _damaged(fd, offset, length):
                 try:
                     segments, rest = split_header(first)
                 except JpegError:
                     segments = None
                 if segments is not None:
-                    head, _ = metadata_prefix(first[:rest] + b"\xff\xd9", **_segments(_with_size(meta, item, first)))
-                    rel = writer.write(job.rel, head, Body(fd=fd, offset=offset + rest, length=length - rest), mtime)
-                    return rel, len(head) + length - rest, meta.get("lr_level")
+                    head, _ = metadata_prefix(first[:rest] + b"\xff\xd9",
+                                              **_segments(_with_size(meta, item.level, first)))
+                    rel = writer.write(job.rel, head, Body(fd=fd, offset=offset + rest, length=length - rest), mtime,
+                                       replace=job.replace)
+                    return rel, len(head) + length - rest, meta.get("lr_level"), None
         finally:
             os.close(fd)
-    data, level = _complete_jpeg(item)
+    data, level, note = _complete_jpeg(item)
     if level is not None:
-        meta["lr_level"] = level
-    head, rest = metadata_prefix(data, **_segments(_with_size(meta, item, data)))
-    rel = writer.write(job.rel, head, Body(data=rest), mtime)
-    return rel, len(head) + len(rest), meta.get("lr_level")
+        meta["lr_level"] = level.name
+    segments = _segments(_with_size(meta, level or item.level, data))
+    if item.smart is not None:   # developed to sRGB by LibRaw: no Adobe RGB profile, ColorSpace sRGB
+        segments = _segments(_with_size({**meta, "color_space": "sRGB"}, item.level, data))
+        segments["icc"] = None
+    head, rest = metadata_prefix(data, **segments)
+    rel = writer.write(job.rel, head, Body(data=rest), mtime, replace=job.replace)
+    return rel, len(head) + len(rest), meta.get("lr_level"), note
 
 
-def _complete_jpeg(item: Item) -> tuple[bytes, str | None]:
-    """The chosen level checked whole (media.jpeg_end); a damaged one falls back to the next smaller."""
+def _damaged(fd: int, offset: int, length: int) -> bool:
+    """Whether the level's image data hold a marker no decoder gets past (media.jpeg.scan_damage)."""
+    import mmap
+
+    try:
+        mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        return True   # not mappable: the careful path reads and checks it
+    try:
+        with memoryview(mm) as view:
+            return scan_damage(view[offset:offset + length]) is not None
+    finally:
+        mm.close()
+
+
+def _complete_jpeg(item: Item) -> tuple[bytes, Level | None, str | None]:
+    """The chosen level checked whole and undamaged; a truncated or damaged one falls back to the
+    next smaller level, with a note saying so."""
     if item.preview is None or item.preview.layout != "lrprev":
-        return item_jpeg(item), None
-    level, data, _notes = best_jpeg(item.preview, item.level.index)
-    return data, level.name
+        try:
+            return item_jpeg(item), None, None
+        except MediaError as e:   # a Smart Preview without the raw extra
+            raise OSError(str(e)) from None
+    level, data, notes = best_jpeg(item.preview, item.level.index)
+    note = None
+    if level is not item.level:
+        note = f"{'; '.join(notes)}: wrote {level.name} instead"
+    return data, level, note
 
 
 def recover(plan: Plan, out: str, *, dry_run: bool = False, show_progress: bool = True, workers: int = 4,
@@ -182,10 +279,21 @@ def recover(plan: Plan, out: str, *, dry_run: bool = False, show_progress: bool 
     result.jobs = jobs
     todo = []
     for job in jobs:
-        if job.item.key in manifest and os.path.isfile(os.path.join(out, *job.rel.split("/"))):
-            result.add("already_done")
-        else:
+        prior = prior_output(manifest, job.item)
+        path = os.path.join(out, *job.rel.split("/"))
+        if prior is None or not os.path.isfile(path):
             todo.append(job)
+            continue
+        verdict = _upgrade(job.item, prior, path)
+        if verdict == "replace":
+            job.replace = True
+            todo.append(job)
+        elif verdict == "changed":
+            result.add("upgrade_skipped_changed")
+            log(f"{path}: a larger preview of this photo is there now, but the file was changed since trove "
+                "wrote it: left as it is")
+        else:
+            result.add("already_done")
     if dry_run:
         result.add("would_write", len(todo))
         return result
@@ -198,7 +306,7 @@ def recover(plan: Plan, out: str, *, dry_run: bool = False, show_progress: bool 
         except (OSError, PreviewError, JpegError) as e:
             if is_disk_full(e):  # not this photo's problem: stop the run
                 raise
-            return job, None, 0, None, getattr(e, "strerror", None) or str(e)
+            return job, None, 0, None, None, getattr(e, "strerror", None) or str(e)
 
     try:
         _write_all(todo, work, out, result, workers, show_progress, log)
@@ -217,32 +325,49 @@ def _write_all(todo: list[Job], work, out: str, result: Result, workers: int, sh
     with open(os.path.join(out, MANIFEST), "a", encoding="utf-8") as mf, \
             ThreadPoolExecutor(workers) as pool, \
             progress(total=len(todo), desc="recover", unit="photo", enabled=show_progress) as bar:
-        for job, rel, size, level, error in pool.map(work, todo):
+        for job, rel, size, level, note, error in pool.map(work, todo):
             bar.update()
             if error is not None:
                 result.failures.append((job.item.path, error))
                 log(f"error: {job.item.path}: {error}")
                 continue
+            if note is not None:
+                result.add("fell_back")
+                log(f"warning: {job.item.path}: {note}")
             if rel != job.rel:
                 result.add("renamed_around_existing")
-            mf.write(json_text({"key": job.item.key, "file": rel, "bytes": size, "source": job.item.path,
-                                "level": level}) + "\n")
+            width, height = level_pixels(job.item) or (None, None)
+            mf.write(json_text({"key": job.item.key, "item": job.item.identity, "file": rel, "bytes": size,
+                                "source": job.item.path, "level": level, "width": width, "height": height}) + "\n")
             if time.monotonic() - last_flush > 0.5:  # a crash loses at most these lines: the files are
                 mf.flush()                           # then recognised byte for byte on the next run
                 last_flush = time.monotonic()
             result.add("written")
+            if job.replace:
+                result.add("upgraded")
+            if job.item.thumbnail_only:
+                result.add("thumbnails_only")
+            if job.item.smart is not None:
+                result.add("from_smart_previews")
 
 
 def recover_lrprev(path: str, out: str, *, catalog: str | None = None, dry_run: bool = False, workers: int = 4,
-                   show_progress: bool = True, log: Callable[[str], None] = lambda m: None) -> tuple[dict, Result]:
-    """`trove recover lrprev`: the summary (counts, errors) and the result (jobs, failures)."""
+                   show_progress: bool = True, log: Callable[[str], None] = lambda m: None,
+                   keep_out_of: list[tuple[str, str]] = (), scratch: str | None = None) -> tuple[dict, Result]:
+    """`trove recover lrprev`: the summary (counts, errors) and the result (jobs, failures).
+    `keep_out_of`: other (what, folder) places --out must not be inside (the library, its sources)."""
     from ..errors import TroveError
     from ..ingest.lightroom.pairing import load_plan
-    from ..ingest.lightroom.source import checked_catalog
+    from ..ingest.lightroom.source import checked_catalog, checked_previews_path
 
-    plan = load_plan(path, checked_catalog(catalog))
+    checked_previews_path(path)
+    refuse_inside(out, [("the preview cache", cache_root(path)), *keep_out_of])
+
+    plan = load_plan(path, checked_catalog(catalog), scratch=scratch)
     for note in plan.notes:
         log(note)
+    for where, message in plan.warnings:
+        log(f"warning: {where}: {message}")
     for where, _kind, message in plan.errors:
         log(f"error: {where}: {message}")
     try:
@@ -255,11 +380,34 @@ def recover_lrprev(path: str, out: str, *, catalog: str | None = None, dry_run: 
     return summary, result
 
 
+def cache_root(path: str) -> str:
+    """The preview cache `path` is in: the enclosing `.lrdata` folder, else `path` (or its folder)."""
+    path = os.path.abspath(path)
+    probe = path
+    while True:
+        if probe.endswith(".lrdata"):
+            return probe
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            return path if os.path.isdir(path) else os.path.dirname(path)
+        probe = parent
+
+
 def describe_recovery(c: dict, dry_run: bool) -> str:
-    return (f"{c['photos']} photos: {c.get('written', 0)} written, {c.get('already_done', 0)} already done"
+    thumbs = c.get("thumbnails_only", 0)
+    return (f"{c['photos']} photos: {c.get('written', 0) - thumbs} written"
+            + (f" ({c['upgraded']} replacing a smaller earlier output)" if c.get("upgraded") else "")
+            + (f", {thumbs} only as a tiny thumbnail (from root-pixels.db, their previews missing; a later run "
+               "with the previews back replaces them)" if thumbs else "")
+            + f", {c.get('already_done', 0)} already done"
             + (f", {c['would_write']} would be written" if dry_run else "")
             + f"; {c.get('stale', 0)} outdated previews skipped, {c['errors']} errors"
             + (f"; {c['not_in_catalog']} not in the catalog" if c.get("not_in_catalog") else "")
-            + (f"; {c['root_pixels']} only as a tiny thumbnail" if c.get("root_pixels") else "")
+            + (f"; {c['from_smart_previews']} from Smart Previews (larger than the standard previews; developed "
+               "by LibRaw and written as JPEG quality 95, since a DNG cannot be kept losslessly as a JPEG; "
+               "Lightroom's edits are not in them)" if c.get("from_smart_previews") else "")
+            + (f"; {c['fell_back']} written from a smaller level (the largest was damaged)" if c.get("fell_back") else "")
+            + (f"; {c['upgrade_skipped_changed']} larger previews not written over files changed since"
+               if c.get("upgrade_skipped_changed") else "")
             + (f"; {c['images_without_preview']} catalog images have no preview"
                if c.get("images_without_preview") else ""))

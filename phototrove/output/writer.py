@@ -54,6 +54,19 @@ def _write_all(fd: int, data) -> None:
         view = view[os.write(fd, view):]
 
 
+def refuse_inside(out: str, places: list[tuple[str, str]]) -> None:
+    """UsageError if the output folder `out` is, or is inside, one of `places` ((what, folder)):
+    written files would land among the photos trove reads (and be read back as new ones)."""
+    from ..errors import UsageError
+
+    real = os.path.realpath(out)
+    for what, folder in places:
+        root = os.path.realpath(folder)
+        if os.path.isdir(root) and os.path.commonpath([real, root]) == root:
+            raise UsageError(f"--out {out} is inside {what} {folder}: the files written would land among "
+                             "what trove reads; choose a folder outside it")
+
+
 PARTIAL_DIR = ".trove-partial"   # files being written; a real name only ever holds a complete file
 
 
@@ -74,7 +87,9 @@ class Writer:
     def close(self) -> None:
         shutil.rmtree(self.partial, ignore_errors=True)
 
-    def write(self, rel: str, head: bytes, body: Body, mtime: float | None) -> str:
+    def write(self, rel: str, head: bytes, body: Body, mtime: float | None, *, replace: bool = False) -> str:
+        """Write `head` + `body` as `rel`; with `replace`, over the file an earlier run of trove wrote
+        there (the manifest says so), atomically: readers see the old file or the new one."""
         path = self._inside(rel)
         fd, tmp = tempfile.mkstemp(dir=self.partial, suffix=".part")
         try:
@@ -85,6 +100,9 @@ class Writer:
                     os.utime(fd, (mtime, mtime))
             finally:
                 os.close(fd)
+            if replace:
+                os.replace(tmp, path)
+                return rel
             return self._place(tmp, rel, path, head, body)
         finally:
             if os.path.lexists(tmp):

@@ -30,12 +30,12 @@ TEMPLATES = Path(__file__).with_name("templates")
 def hit_summary(rec: dict) -> dict:
     """Display fields of a photo record (catalog.photo_record)."""
     present = [loc for loc in rec["locations"] if loc["state"] == "ok"] or rec["locations"]
-    shown = [location_label(loc["path"], loc.get("entry")) for loc in present]
+    shown = [loc.get("label") or location_label(loc["path"], loc.get("entry")) for loc in present]
     plain = [loc["path"] for loc in present if not loc.get("entry")]
     place = f"{rec['lat']:.5f}, {rec['lon']:.5f}" if rec.get("lat") is not None and rec.get("lon") is not None else None
     return {
         "id": rec["id"], "hash": rec["hash"], "date": _date(rec.get("taken_at")), "taken_at": rec.get("taken_at"),
-        "where": where_label(rec, present), "shown_path": shown[0] if shown else "", "open_path": plain[0] if plain else (shown[0] if shown else ""),
+        "where": where_label(rec, present), "shown_path": shown[0] if shown else "", "open_path": plain[0] if plain else (shown[0] if shown else ""), "files": plain,
         "paths": shown, "albums": rec["albums"], "keywords": rec["keywords"], "people": rec.get("people", []),
         "camera": rec.get("camera"), "lens": rec.get("lens"), "place": place, "rating": rec.get("rating"),
         "favorite": bool(rec.get("favorite")), "title": rec.get("title"), "description": rec.get("description"),
@@ -46,16 +46,20 @@ def hit_summary(rec: dict) -> dict:
 
 
 def where_label(rec: dict, present: list[dict]) -> str:
-    """Where a photo lives, as its owner would say it: its album, else the folder it sits in (the
-    Takeout year folder inside the archive, the Lightroom folder), never a cache's shard folder."""
+    """Where a photo lives, as its owner would say it: a Lightroom photo's folder in the catalog;
+    else its album, else the folder it sits in (the Takeout year folder inside the archive), never a
+    cache's shard folder."""
+    loc = present[0] if present else None
+    if loc is not None and loc["source"] == "lrprev":   # the folder in Lightroom, whatever collections hold it
+        original = (rec.get("meta", {}).get("lrcat") or {}).get("original_path")
+        if original:
+            return os.path.basename(os.path.dirname(original.replace("\\", "/")))
     if rec["albums"]:
         return rec["albums"][0] + (f" +{len(rec['albums']) - 1}" if len(rec["albums"]) > 1 else "")
-    if not present:
+    if loc is None:
         return ""
-    loc = present[0]
     if loc["source"] == "lrprev":
-        original = (rec.get("meta", {}).get("lrcat") or {}).get("original_path")
-        return os.path.basename(os.path.dirname(original.replace("\\", "/"))) if original else "Lightroom"
+        return "Lightroom"
     inside = loc.get("entry") or loc["path"]
     return os.path.basename(os.path.dirname(inside.replace("\\", "/"))) or os.path.basename(loc["path"])
 
@@ -156,7 +160,7 @@ def _lightbox_fields(s: dict) -> dict:
     return {"name": os.path.basename(s["shown_path"]) or s["hash"][:12], "date": s["date"],
             "meta": [[k, str(v)] for k, v in rows if v], "paths": s["paths"],
             "open": Path(s["open_path"]).as_uri() if s["open_path"] and os.path.isabs(s["open_path"])
-            and s["open_path"] in s["paths"] else None}
+            and s["open_path"] in s["files"] else None}
 
 
 # -- duplicates ---------------------------------------------------------------------------------------

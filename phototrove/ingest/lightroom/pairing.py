@@ -16,6 +16,7 @@ from ..files import open_regular
 from .lrcat import CatalogImage, CatalogReadError, LrCatalog, find_catalog, load_catalog
 from .previews import (CacheEntry, Level, Preview, PreviewError, read_level, read_preview, read_previews_db,
                        read_root_pixels, scan_previews)
+from .smart import JPEG_XL, SmartPreview, read_smart, scan_smart_previews, smart_dir_for, smart_jpeg
 
 ROOT_PIXELS = "root-pixels.db"
 
@@ -30,15 +31,20 @@ class Item:
     cache: CacheEntry | None = None
     current: bool = True               # the preview's digest is the image's current one
     source_path: str = ""              # for root-pixels items: the database
+    smart: SmartPreview | None = None  # a Smart Preview (larger than any standard preview) stands for it
 
     @property
     def path(self) -> str:
+        if self.smart is not None:
+            return self.smart.path
         if self.preview is None:
             return self.source_path
         return self.level.file or self.preview.path
 
     @property
     def entry(self) -> str:
+        if self.smart is not None:
+            return ""
         if self.preview is None:
             return f"{self.uuid}-{self.digest}"
         return self.level.name if self.preview.layout == "lrprev" else ""
@@ -50,17 +56,32 @@ class Item:
         return f"{base}#{self.image.image_id}" if self.image else base
 
     @property
+    def identity(self) -> str:
+        """The photo itself, whichever preview stands for it now: a catalog image (or virtual copy)
+        keeps its identity when a better or newer preview of it turns up."""
+        return f"lrcat-image:{self.image.image_id}" if self.image else f"lrprev:{self.uuid}-{self.digest or ''}"
+
+    @property
+    def thumbnail_only(self) -> bool:
+        """Only root-pixels.db's tiny thumbnail is left of this photo."""
+        return self.preview is None and self.smart is None
+
+    @property
     def orientation(self) -> int | None:
         if self.image and self.image.orientation:
             return self.image.orientation
-        return self.cache.orientation if self.cache else None
+        if self.cache and self.cache.orientation:
+            return self.cache.orientation
+        return self.smart.orientation if self.smart is not None else None
 
     def meta(self) -> dict:
         m = self.image.meta() if self.image else {}
         m.update({"lr_uuid": self.uuid, "lr_digest": self.digest})
         if self.orientation:
             m["orientation"] = self.orientation
-        if self.level is not None:
+        if self.smart is not None:
+            m["lr_level"] = SMART_LEVEL
+        elif self.level is not None:
             m["lr_level"] = self.level.name if self.preview and self.preview.layout == "lrprev" else (
                 f"jpeg_{self.level.index}" if self.preview else "root-pixels")
             if self.level.width and self.level.height:
@@ -78,6 +99,7 @@ class Plan:
     items: list[Item] = field(default_factory=list)
     errors: list[tuple[str, str, str]] = field(default_factory=list)   # (path, kind, message)
     notes: list[str] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)      # (path, message): used, but said
     catalog: LrCatalog | None = None
     catalog_path: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
@@ -86,8 +108,10 @@ class Plan:
         self.counts[key] = self.counts.get(key, 0) + n
 
 
-def load_plan(root: str, catalog_path: str | None = None, *, auto_catalog: bool = True) -> Plan:
-    """Read the cache under `root` and its catalog (given, or found beside the .lrdata)."""
+def load_plan(root: str, catalog_path: str | None = None, *, auto_catalog: bool = True,
+              scratch: str | None = None) -> Plan:
+    """Read the cache under `root` and its catalog (given, or found beside the .lrdata); `scratch`:
+    the library's folder for a private copy of the catalog (see load_catalog)."""
     plan = Plan(os.path.abspath(root))
     if catalog_path is None and auto_catalog:
         catalog_path = find_catalog(root)
@@ -96,7 +120,7 @@ def load_plan(root: str, catalog_path: str | None = None, *, auto_catalog: bool 
     if catalog_path:
         plan.catalog_path = os.path.abspath(catalog_path)
         try:
-            plan.catalog = load_catalog(plan.catalog_path)
+            plan.catalog = load_catalog(plan.catalog_path, scratch=scratch)
         except CatalogReadError as e:
             plan.errors.append((plan.catalog_path, "catalog", f"{e}; continuing without it"))
         else:
@@ -139,6 +163,9 @@ def build(plan: Plan) -> None:
             continue
         if p.partial():
             plan.count("truncated_fallback")
+        if p.warnings:
+            plan.warnings.append((path, "; ".join(p.warnings)
+                                  + (f": using {p.largest().name}, the largest whole level" if p.partial() else "")))
         key = (p.uuid, p.digest or "")
         old = previews.get(key)
         if old is not None:  # Lightroom 13.3+: the sizes of one pyramid are separate files
@@ -169,7 +196,10 @@ def build(plan: Plan) -> None:
         claimed.add(id(p))
         return Item(p.uuid, p.digest, p, p.largest(), cache=cache_by_key.get((p.uuid, p.digest)), **kw)
 
+    db_digests = {e.uuid: e.digest for e in db_entries}
+
     def tiny(uuid: str, digest: str | None, **kw) -> Item | None:
+        digest = digest or db_digests.get(uuid)   # an image whose develop settings were unreadable
         if rpx is None or not digest:
             return None
         data = read_root_pixels(rpx, uuid, digest)
@@ -181,6 +211,7 @@ def build(plan: Plan) -> None:
                     source_path=rpx, cache=cache_by_key.get((uuid, digest)), **kw)
 
     cat = plan.catalog
+    without: list[CatalogImage] = []   # catalog images with no standard preview at all
     if cat is not None:
         pending: list[CatalogImage] = []
         for img in cat.images:
@@ -200,6 +231,7 @@ def build(plan: Plan) -> None:
                 plan.items.append(item)
             else:
                 plan.count("images_without_preview")
+                without.append(img)
     # previews.db rows (without a catalog, or for previews the catalog does not know)
     known = cat.by_uuid if cat is not None else {}
     for e in sorted(db_entries, key=lambda e: (e.image_id or 0, e.uuid, e.digest)):
@@ -223,10 +255,98 @@ def build(plan: Plan) -> None:
         if cat is not None:
             plan.count("not_in_catalog")
         plan.count("stale", len(free) - 1)
+    use_smart_previews(plan, without)
+
+
+SMART_LEVEL = "smart-preview"
+SMART_LONG_SIDE = 2560   # Lightroom makes Smart Previews at most this long: a larger standard level wins
+
+
+def _pixels(item: Item) -> int:
+    lv = item.level
+    return (lv.width or 0) * (lv.height or 0) if lv is not None else 0
+
+
+def use_smart_previews(plan: Plan, without: list[CatalogImage]) -> None:
+    """Let the Smart Preview (`<Catalog> Smart Previews.lrdata`) stand for each photo whose standard
+    previews are smaller, or that has none: the larger complete picture wins. Not for a virtual copy
+    that has a preview of its own: a Smart Preview holds the original without develop settings, so
+    it would lose what makes the copy a copy."""
+    smart_dir = smart_dir_for(plan.root)
+    if smart_dir is None:
+        return
+    found, problems = scan_smart_previews(smart_dir)
+    for path, message in problems:
+        plan.errors.append((path, "unreadable", message))
+    if not found:
+        return
+    try:
+        import rawpy  # noqa: F401  (only to know whether the Smart Previews can be developed)
+    except ImportError:
+        plan.notes.append(f"{len(found)} Smart Previews in {smart_dir} not used: developing them needs LibRaw "
+                          "(pip install 'phototrove[raw]')")
+        return
+    plan.notes.append(f"Smart Previews: {smart_dir} ({len(found)})")
+    by_uuid: dict[str, list[Item]] = {}
+    for it in plan.items:
+        by_uuid.setdefault(it.uuid, []).append(it)
+    lacking = {img.uuid for img in without}
+
+    def wanted(uuid: str) -> bool:
+        items = by_uuid.get(uuid)
+        return not items or uuid in lacking or any(
+            max(it.level.width or 0, it.level.height or 0) < SMART_LONG_SIDE for it in items if it.level)
+
+    def read(uuid: str):
+        try:
+            return uuid, read_smart(found[uuid])
+        except PreviewError as e:
+            return uuid, e
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(read, [u for u in sorted(found) if wanted(u)], chunksize=64))
+    jxl = [sp for _, sp in results if isinstance(sp, SmartPreview) and sp.compression == JPEG_XL]
+    if jxl:
+        plan.notes.append(f"{len(jxl)} Smart Previews are JPEG XL (Lightroom Classic 13+), which this LibRaw cannot "
+                          f"develop: the standard previews are used for them (e.g. {jxl[0].path})")
+    known = plan.catalog.by_uuid if plan.catalog is not None else {}
+    for uuid, sp in results:
+        if isinstance(sp, PreviewError):
+            plan.errors.append((found[uuid], sp.kind, str(sp)))
+            continue
+        if not sp.complete:
+            plan.warnings.append((sp.path, "; ".join(sp.warnings) or "Smart Preview cut short: not used"))
+            continue
+        if sp.compression == JPEG_XL:   # Lightroom Classic 13+: LibRaw as packaged cannot develop these
+            plan.count("smart_previews_jpeg_xl")
+            continue
+        level = Level(SMART_LEVEL, 0, 0, sp.size, sp.size, sp.stored_width, sp.stored_height, file=sp.path)
+        size = sp.stored_width * sp.stored_height
+        used = False
+        for it in by_uuid.get(uuid, []):
+            if it.image is not None and it.image.is_virtual_copy and not it.thumbnail_only:
+                continue
+            if size > _pixels(it):
+                it.smart, it.level, it.preview = sp, level, None
+                used = True
+        for img in (i for i in without if i.uuid == uuid):
+            plan.items.append(Item(uuid, img.digest, None, level, image=img, smart=sp))
+            plan.count("images_without_preview", -1)
+            used = True
+        if not by_uuid.get(uuid) and uuid not in known:
+            plan.items.append(Item(uuid, None, None, level, smart=sp))
+            if plan.catalog is not None:
+                plan.count("not_in_catalog")
+            used = True
+        if used:
+            plan.count("smart_previews")
 
 
 def item_jpeg(item: Item) -> bytes:
-    """The chosen level's JPEG bytes, exactly as Lightroom wrote them (OSError if unusable)."""
+    """The chosen level's JPEG bytes, exactly as Lightroom wrote them (OSError if unusable); a Smart
+    Preview developed by LibRaw and encoded as a high-quality JPEG, as stored (not turned)."""
+    if item.smart is not None:
+        return smart_jpeg(item.smart.path, upright=False)[0]
     if item.preview is None:
         data = read_root_pixels(item.source_path, item.uuid, item.digest)
         if data is None:

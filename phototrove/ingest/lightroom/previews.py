@@ -15,13 +15,15 @@ import sqlite3
 import struct
 from dataclasses import dataclass, field
 
-from ...media.jpeg import jpeg_end, jpeg_size
+from ...media.jpeg import jpeg_end, jpeg_size, scan_damage
 from ..files import open_fd, open_regular
 from ..readonly_db import open_readonly
 from .luatable import MAX_HEADER_TEXT, HeaderSyntaxError, parse_header
 from .orientation import orientation_code
 
 MAGIC = b"AgHg"
+_HEADER_UUID = re.compile(rb'\buuid\s*=\s*"([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})"')
+_LEVEL_ENTRY = re.compile(rb"\{\s*(height|width)\s*=\s*(\d{1,6})\s*,\s*(height|width)\s*=\s*(\d{1,6})\s*,?\s*\}")
 PREVIEW_NAME = re.compile(r"^([0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12})-([0-9a-f]{32})\.lrprev$")
 LR133_NAME = re.compile(r"^([0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12})-([0-9a-f]{32})_(\d{1,6})$")
 
@@ -62,6 +64,7 @@ class Preview:
     levels: list[Level] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     layout: str = "lrprev"     # lrprev | lr13
+    quick_levels: list = field(default_factory=list)  # the header's level sizes, read without parsing it
 
     def present_levels(self) -> list[Level]:
         """Levels whose bytes are all in the file, largest first."""
@@ -75,7 +78,7 @@ class Preview:
         """Larger levels than the one usable were declared (a truncated or damaged file)."""
         best = self.largest()
         declared = len(self.header.get("levels") or []) if isinstance(self.header.get("levels"), list) else 0
-        top = max([lv.index for lv in self.levels] + [declared])
+        top = max([lv.index for lv in self.levels] + [declared, len(self.quick_levels)])
         return best is None or best.index < top
 
 
@@ -130,7 +133,7 @@ def read_lrprev(path: str, header: bool = True) -> Preview:
             sections, warnings = read_sections(fd, st.st_size)
             header_text = None
             for sname, start, available, declared in sections:
-                if sname == "header" and available == declared and header:
+                if sname == "header" and available == declared:
                     header_text = os.pread(fd, min(available, MAX_HEADER_TEXT), start).split(b"\x00", 1)[0]
                     break
         finally:
@@ -142,7 +145,14 @@ def read_lrprev(path: str, header: bool = True) -> Preview:
                                             "(a Photoshop resource, not a Lightroom preview)")
     preview = Preview(path, uuid, digest, st.st_size, st.st_mtime_ns, warnings=warnings)
     if not header:
-        pass
+        # the level sizes the header declares, picked out without parsing it (the table is parsed
+        # only when needed): they tell a file cut exactly between two sections from a whole one
+        preview.quick_levels = [{k1.decode(): int(v1), k2.decode(): int(v2)}
+                                for k1, v1, k2, v2 in _LEVEL_ENTRY.findall(header_text or b"")]
+        named = _HEADER_UUID.search(header_text) if header_text else None
+        if named and preview.uuid and named.group(1).decode().upper() != preview.uuid:
+            preview.warnings.append(f"the header names UUID {named.group(1).decode().upper()}, the file name "
+                                    f"{preview.uuid}: using the file name (as Lightroom does)")
     elif header_text is None:
         preview.warnings.append("header section truncated")
     else:
@@ -157,11 +167,12 @@ def read_lrprev(path: str, header: bool = True) -> Preview:
     hdr = preview.header
     if isinstance(hdr.get("uuid"), str) and re.fullmatch(r"[0-9A-Fa-f-]{36}", hdr["uuid"]):
         if preview.uuid and preview.uuid != hdr["uuid"].upper():
-            preview.warnings.append("header uuid differs from the file name; using the file name")
+            preview.warnings.append(f"the header names UUID {hdr['uuid'].upper()}, the file name "
+                                    f"{preview.uuid}: using the file name (as Lightroom does)")
         preview.uuid = preview.uuid or hdr["uuid"].upper()
     if isinstance(hdr.get("digest"), str) and re.fullmatch(r"[0-9a-fA-F]{32}", hdr["digest"]):
         preview.digest = preview.digest or hdr["digest"].lower()
-    dims = hdr.get("levels") if isinstance(hdr.get("levels"), list) else []
+    dims = hdr.get("levels") if isinstance(hdr.get("levels"), list) else preview.quick_levels
     for sname, start, available, declared in sections:
         lm = re.fullmatch(r"level_(\d{1,3})", sname)
         if not lm:
@@ -176,6 +187,11 @@ def read_lrprev(path: str, header: bool = True) -> Preview:
     if not preview.levels:
         raise PreviewError("truncated" if warnings else "no-levels",
                            "preview holds no image level" + (f" ({warnings[0]})" if warnings else ""))
+    top = max(lv.index for lv in preview.levels)
+    declared_levels = len(dims)
+    if declared_levels > top and not warnings:
+        preview.warnings.append(f"file ends after level_{top} of {declared_levels} (cut between two sections): "
+                                f"level_{top + 1} and larger are missing")
     return preview
 
 
@@ -190,6 +206,9 @@ def read_level(path: str, level: Level) -> bytes:
     end = jpeg_end(data)
     if end is None:
         raise OSError(f"{level.name} is not a complete JPEG")
+    damage = scan_damage(memoryview(data)[:end])
+    if damage:
+        raise OSError(f"{level.name} is damaged: {damage}")
     return data[:end]
 
 
