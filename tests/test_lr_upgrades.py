@@ -249,3 +249,46 @@ def test_a_crashed_catalog_is_copied_into_the_library_not_the_system_temp(trove,
     assert os.listdir(trove.library / "tmp") == []
     assert {p: hashlib.sha256(open(p, "rb").read()).hexdigest() for p in digests} == digests
     assert (out / "Photos/2019/Beach/IMG_0001_CR2.jpg").exists()        # the names from before the crash
+
+
+def many_previews(tmp_path, n=300):
+    """A cache of `n` previews (no catalog): enough for the writer to spread the work over processes."""
+    lib = lightroom.make_library(str(tmp_path / "many"), catalog=False)
+    for i in range(n):
+        lightroom.add_preview(lib, U(0x10000 + i), lightroom.digest_of(i), 1.5, i % 7, lightroom.NOW)
+    return lib
+
+
+def test_many_photos_spread_over_processes_match_one_writer(trove, tmp_path):
+    lib = many_previews(tmp_path)
+    one, spread = tmp_path / "one", tmp_path / "spread"
+    a = trove.json_lines("recover", "lrprev", lib.lrdata, "--out", str(one), "--workers", "1")[0]
+    b = trove.json_lines("recover", "lrprev", lib.lrdata, "--out", str(spread), "--workers", "4")[0]
+    assert a["written"] == b["written"] == a["photos"] >= 300 and b["errors"] == 0
+    assert outputs(one) == outputs(spread)
+    assert all((one / f).read_bytes() == (spread / f).read_bytes() for f in outputs(one))
+    lines = [json.loads(x) for x in (spread / MANIFEST).read_text().splitlines()]
+    assert sorted(x["file"] for x in lines) == outputs(spread)
+    assert not (spread / ".trove-partial").exists()
+
+
+def test_a_killed_run_spread_over_processes_resumes_cleanly(trove, tmp_path):
+    import signal
+    import time
+
+    lib = many_previews(tmp_path, 400)
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    trove("recover", "lrprev", lib.lrdata, "--out", str(ref), "--workers", "1")
+    p = trove.popen("recover", "lrprev", lib.lrdata, "--out", str(out))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not out.exists() or len(outputs(out)) < 40):
+        time.sleep(0.005)
+    p.send_signal(signal.SIGKILL)
+    p.communicate()
+    written = len(outputs(out))
+    assert 40 <= written < len(outputs(ref)), written      # killed mid-run
+    time.sleep(0.5)          # forked workers left behind end with their slice (or the broken pipe)
+    again = trove.json_lines("recover", "lrprev", lib.lrdata, "--out", str(out))[0]
+    assert again["errors"] == 0 and "renamed_around_existing" not in again, again
+    assert outputs(out) == outputs(ref)
+    assert all((out / f).read_bytes() == (ref / f).read_bytes() for f in outputs(ref))

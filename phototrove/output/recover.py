@@ -8,8 +8,10 @@ UUID otherwise. Nothing is ever overwritten; a manifest in the output folder mak
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -208,7 +210,7 @@ def recover_one(job: Job, writer: Writer) -> tuple[str, int, str | None, str | N
     span = _span(item)
     if span is not None and span[2] > HEAD_BYTES:
         # fast path: the level was found whole by the section walk; check its start, its EOI and
-        # every byte of its image data (mapped, not copied), build the new header from its first
+        # every byte of its image data, build the new header from its first
         # bytes and let the kernel copy the rest
         path, offset, length = span
         fd = open_fd(path)
@@ -241,18 +243,9 @@ def recover_one(job: Job, writer: Writer) -> tuple[str, int, str | None, str | N
 
 
 def _damaged(fd: int, offset: int, length: int) -> bool:
-    """Whether the level's image data hold a marker no decoder gets past (media.jpeg.scan_damage)."""
-    import mmap
-
-    try:
-        mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
-    except (OSError, ValueError):
-        return True   # not mappable: the careful path reads and checks it
-    try:
-        with memoryview(mm) as view:
-            return scan_damage(view[offset:offset + length]) is not None
-    finally:
-        mm.close()
+    """Whether the level's image data hold a marker no decoder gets past (media.jpeg.scan_damage).
+    One pread from the page cache: cheaper than mapping the file for each level."""
+    return scan_damage(os.pread(fd, length, offset)) is not None
 
 
 def _complete_jpeg(item: Item) -> tuple[bytes, Level | None, str | None]:
@@ -299,17 +292,8 @@ def recover(plan: Plan, out: str, *, dry_run: bool = False, show_progress: bool 
         return result
     os.makedirs(out, exist_ok=True)
     writer = Writer(out)
-
-    def work(job: Job):
-        try:
-            return (job, *recover_one(job, writer), None)
-        except (OSError, PreviewError, JpegError) as e:
-            if is_disk_full(e):  # not this photo's problem: stop the run
-                raise
-            return job, None, 0, None, None, getattr(e, "strerror", None) or str(e)
-
     try:
-        _write_all(todo, work, out, result, workers, show_progress, log)
+        _write_all(todo, out, writer, result, workers, show_progress, log)
     except OSError as e:
         if is_disk_full(e):
             raise DiskFull(e.strerror or str(e), f"the disk holding {out}") from None
@@ -319,13 +303,68 @@ def recover(plan: Plan, out: str, *, dry_run: bool = False, show_progress: bool 
     return result
 
 
-def _write_all(todo: list[Job], work, out: str, result: Result, workers: int, show_progress: bool, log) -> None:
-    """Run the jobs in a pool, recording each file written in the manifest as it lands."""
+def _attempt(job: Job, writer: Writer) -> tuple:
+    """(rel, bytes, level, note, error) of one job; a full disk is raised (not this photo's problem)."""
+    try:
+        return (*recover_one(job, writer), None)
+    except (OSError, PreviewError, JpegError) as e:
+        if is_disk_full(e):
+            raise
+        return None, 0, None, None, getattr(e, "strerror", None) or str(e)
+
+
+_FORKED: tuple | None = None   # (jobs, out) as the forked workers inherit them: nothing is pickled
+SLICE = 32                     # jobs per task handed to a worker process
+
+
+def _run_slice(start: int) -> list[tuple]:
+    """In a worker process: the jobs [start, start + SLICE) of the inherited list, written through a
+    Writer of its own (the partial-file folder is shared, never cleared here)."""
+    jobs, out = _FORKED
+    writer = Writer(out, fresh=False)
+    done = []
+    for i in range(start, min(start + SLICE, len(jobs))):
+        try:
+            done.append((i, *_attempt(jobs[i], writer)))
+        except OSError as e:        # a full disk: say it, and stop this worker
+            done.append((i, None, 0, None, None, DiskFull(e.strerror or str(e), "")))
+            break
+    return done
+
+
+def _results(todo: list[Job], out: str, writer: Writer, workers: int):
+    """(job, rel, bytes, level, note, error) of every job, in order. Building the new header is
+    Python work, so with many jobs on Linux the work is spread over processes (forked: they inherit
+    the jobs) rather than threads that would take turns holding the interpreter; files still land
+    atomically, and only this process writes the manifest."""
+    global _FORKED
+    procs = min(workers, os.cpu_count() or 1)
+    if procs > 1 and len(todo) >= 4 * SLICE and sys.platform.startswith("linux"):
+        import multiprocessing
+
+        _FORKED = (todo, out)
+        try:
+            with multiprocessing.get_context("fork").Pool(procs) as pool:
+                for batch in pool.imap(_run_slice, range(0, len(todo), SLICE)):
+                    for i, *r in batch:
+                        if isinstance(r[-1], DiskFull):
+                            raise OSError(errno.ENOSPC, r[-1].args[0] if r[-1].args else "disk full")
+                        yield (todo[i], *r)
+        finally:
+            _FORKED = None
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        for job, r in zip(todo, pool.map(lambda job: _attempt(job, writer), todo)):
+            yield (job, *r)
+
+
+def _write_all(todo: list[Job], out: str, writer: Writer, result: Result, workers: int, show_progress: bool,
+               log) -> None:
+    """Write the jobs, recording each file written in the manifest as it lands."""
     last_flush = time.monotonic()
     with open(os.path.join(out, MANIFEST), "a", encoding="utf-8") as mf, \
-            ThreadPoolExecutor(workers) as pool, \
             progress(total=len(todo), desc="recover", unit="photo", enabled=show_progress) as bar:
-        for job, rel, size, level, note, error in pool.map(work, todo):
+        for job, rel, size, level, note, error in _results(todo, out, writer, workers):
             bar.update()
             if error is not None:
                 result.failures.append((job.item.path, error))

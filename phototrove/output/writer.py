@@ -76,12 +76,13 @@ class Writer:
     leaves either nothing or the complete file under its real name; leftovers of a killed run are
     removed when the next one starts. Every path is checked to stay inside the output folder."""
 
-    def __init__(self, out: str):
+    def __init__(self, out: str, *, fresh: bool = True):
         self.out = os.path.realpath(out)
         self.dirs: set[str] = set()
         self.lock = threading.Lock()
         self.partial = os.path.join(self.out, PARTIAL_DIR)
-        shutil.rmtree(self.partial, ignore_errors=True)
+        if fresh:   # (a worker process sharing the run's folder passes fresh=False)
+            shutil.rmtree(self.partial, ignore_errors=True)
         os.makedirs(self.partial, exist_ok=True)
 
     def close(self) -> None:
