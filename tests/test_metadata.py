@@ -236,8 +236,12 @@ def test_07_xmp_and_iptc_fields(trove, tmp_path):
     assert p["people"] == ["Alice", "Bob"]
     assert (p["taken_at"], p["utc_offset"], p["date_source"]) == ("2016-03-04T05:06:07", "-08:00", "xmp")
     assert (round(p["lat"], 4), round(p["lon"], 4)) == (48.8584, 2.2945)
-    # the same fields feed the filters, as for Takeout and Lightroom
-    assert [r["id"] for r in trove.json_lines("list")] == [p["id"]]
+    # the same fields feed the search filters, as for Takeout and Lightroom
+    trove("ingest", "folder", photo.parent, "--model", "tiny_embedder:make")
+    hits = trove.json_lines("search", "x", "--model", "tiny_embedder:make", "--keyword", "Paris", "--min-rating", "4")
+    assert [h["id"] for h in hits] == [p["id"]]
+    r = trove("search", "x", "--model", "tiny_embedder:make", "--keyword", "Paris", "--min-rating", "5", code=2)
+    assert "match" in r.stderr
 
 
 @needs_exiftool

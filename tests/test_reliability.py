@@ -181,6 +181,12 @@ def test_case_04_a_fifo_named_like_a_preview_or_a_catalog_never_hangs(trove, tmp
     os.mkfifo(pics / "takeout-20240712T112341Z-001.zip")
     assert run(trove, "ingest", "folder", pics, "--no-embed", timeout=60).returncode == 0
     assert run(trove, "ingest", "takeout", pics, "--no-embed", timeout=60).returncode in (0, 1)
+    # a FIFO named like the folder's rules file is not read (it would wait for a writer forever)
+    rules = tmp_path / "rules"
+    write_jpeg(rules / "c.jpg", seed=3)
+    os.mkfifo(rules / ".troveignore")
+    assert run(trove, "ingest", "folder", rules, "--no-embed", timeout=60).returncode == 0
+    assert ("c.jpg",) in [(os.path.basename(p),) for (p,) in rows(trove, "SELECT path FROM locations")]
 
 
 # -- 5: a photo that cannot be thumbnailed ---------------------------------------------------------

@@ -47,6 +47,7 @@ FIXTURES = {
     "clip.webm": (lambda: vf.webm(8, rotation=270, seconds=2), {"rotation": 270}),
     "camera.avi": (lambda: vf.avi(9), {}),
     "clip.wmv": (lambda: vf.wmv(10, seconds=1.5), {}),
+    "nodate.wmv": (lambda: vf.wmv(18, creation_time=None), {}),   # its creation time is 0: not a date
     "clip.mts": (lambda: vf.mts(11), {}),
     "clip.m2ts": (lambda: vf.m2ts(13), {}),
     "clip.mpg": (lambda: vf.mpg(14), {"duration": 1.0}),

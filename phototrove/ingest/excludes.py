@@ -8,7 +8,10 @@ import fnmatch
 import os
 from dataclasses import dataclass, field
 
+from .files import open_regular
+
 IGNORE_FILE = ".troveignore"
+MAX_IGNORE_BYTES = 1 << 20   # rules files are a few lines; a huge one is read no further
 
 # folder name (or glob) -> why it is never a folder of the user's photos
 BUILT_IN: dict[str, str] = {
@@ -83,9 +86,9 @@ class Excludes:
     def ignore_file(self, folder: str) -> tuple[str, object] | None:
         """The folder's own .troveignore, if it has one: (folder, its rules)."""
         path = os.path.join(folder, IGNORE_FILE)
-        try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                return folder, _spec(f.read().splitlines())
+        try:   # never blocks: a FIFO (or a device) under that name is not a rules file
+            with open_regular(path) as f:
+                return folder, _spec(f.read(MAX_IGNORE_BYTES).decode("utf-8", "replace").splitlines())
         except OSError:
             return None
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .moov import _Movie
 
 EPOCH_1904 = datetime(1904, 1, 1)
+UNIX_EPOCH = datetime(1970, 1, 1)
 ISO_DATE = re.compile(r"(\d{4})[-:](\d\d)[-:](\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,]\d+)?\s*(Z|[+-]\d\d:?\d\d)?")
 ISO6709 = re.compile(r"([+-][\d.]+)([+-][\d.]+)([+-][\d.]+)?(?:CRS[^/]*)?/?")
 
@@ -80,6 +81,8 @@ def _set_date(out: dict, text: str, what: str, notes: list[str], *, naive: str) 
         dt = None
     if dt is None or dt.year < 1970:
         notes.append(f"{what} {text[:40]!r} is not a date: ignored")
+        return False
+    if dt == UNIX_EPOCH:   # a zero the demuxer converted (an ASF creation time never set): no date
         return False
     if dt > datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(days=2):
         notes.append(f"{what} {text[:40]!r} is in the future: ignored")
