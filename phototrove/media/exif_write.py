@@ -36,6 +36,8 @@ _NOMINAL = tuple(Fraction(s) for s in (
 # 2%: wide enough for Lightroom's 6-digit rounding (1/6400 arrives as 0.000156), narrow enough that a
 # phone's 1/121 stays 1/121 (1/125 is 3% away)
 _SNAP = math.log(1.02)
+# (speed, log of its label, log of its exact APEX position), computed once: this runs per photo
+_SPEEDS = tuple((nominal, math.log(nominal), (i - 45) / 3 * math.log(2)) for i, nominal in enumerate(_NOMINAL))
 
 
 def exposure_fraction(seconds: float) -> Fraction | None:
@@ -47,9 +49,8 @@ def exposure_fraction(seconds: float) -> Fraction | None:
     if not (isinstance(seconds, (int, float)) and 0 < seconds < _U32):
         return None
     here = math.log(seconds)
-    for i, nominal in enumerate(_NOMINAL):
-        exact = (i - 45) / 3 * math.log(2)
-        if abs(here - math.log(nominal)) <= _SNAP or abs(here - exact) <= _SNAP:
+    for nominal, labelled, exact in _SPEEDS:
+        if abs(here - labelled) <= _SNAP or abs(here - exact) <= _SNAP:
             return nominal
     if seconds < 1:
         n = round(1 / seconds)
