@@ -11,6 +11,39 @@ KINDS = {
 }
 
 
+class Sources:
+    """The adapters of a catalog's sources, each made once, for reading locations outside an ingest
+    (thumbnails, export, open). Use as a context manager: the adapters are closed at the end."""
+
+    def __init__(self, catalog):
+        self.catalog = catalog
+        self._made: dict[int, Source | None] = {}
+
+    def of(self, source_id: int) -> Source | None:
+        """The adapter of the source; None for a kind this trove cannot read."""
+        if source_id not in self._made:
+            import json
+
+            row = self.catalog.source(source_id)
+            try:
+                self._made[source_id] = make_source(row["kind"], row["root"], json.loads(row["info"] or "{}"))
+            except (ValueError, TypeError):
+                self._made[source_id] = None
+        return self._made[source_id]
+
+    def close(self) -> None:
+        for s in self._made.values():
+            if s is not None:
+                s.close()
+        self._made.clear()
+
+    def __enter__(self) -> "Sources":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def make_source(kind: str, root: str, info: dict | None = None) -> Source:
     """The adapter for a source kind as recorded in the catalog."""
     return source_class(kind)(root, info)

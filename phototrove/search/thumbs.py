@@ -1,7 +1,6 @@
 """The thumbnail cache: one upright JPEG per photo in <library>/thumbs, keyed by content hash, made once."""
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
@@ -19,7 +18,7 @@ def ensure_thumbs(library, catalog: Catalog, photo_ids, *, workers: int = 4, sho
                   log: Callable[[str], None] = lambda m: None) -> tuple[dict[int, Path | None], dict[int, str]]:
     """Thumbnail paths for the photos (None where no present copy could be decoded), and for those
     the reason, to show on their placeholder tile."""
-    from ..ingest import make_source
+    from ..ingest import Sources
     from ..progress import progress
 
     rows = catalog.hashes_by_id(photo_ids)
@@ -39,16 +38,8 @@ def ensure_thumbs(library, catalog: Catalog, photo_ids, *, workers: int = 4, sho
     kinds = catalog.media_of([pid for pid, _path, _locs in todo])
     if not todo:
         return out, problems
-    sources: dict[int, object] = {}
-    for _pid, _path, locs in todo:
-        for loc in locs:
-            if loc.source_id not in sources:
-                row = catalog.source(loc.source_id)
-                try:
-                    sources[loc.source_id] = make_source(row["kind"], row["root"],
-                                                         json.loads(row["info"] or "{}"))
-                except ValueError:  # a source kind this trove cannot read
-                    sources[loc.source_id] = None
+    adapters = Sources(catalog)
+    sources = {loc.source_id: adapters.of(loc.source_id) for _pid, _path, locs in todo for loc in locs}
 
     def make(item):
         pid, path, locs = item
@@ -64,9 +55,7 @@ def ensure_thumbs(library, catalog: Catalog, photo_ids, *, workers: int = 4, sho
                     problems[pid] = problem
                     log(f"no thumbnail for photo {pid}: {problem}")
     finally:
-        for s in sources.values():
-            if s is not None:
-                s.close()
+        adapters.close()
     return out, problems
 
 
