@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -276,8 +277,15 @@ def test_case_08_a_read_only_library(small_library, tmp_path):
     trove = small_library
     view = tmp_path / "ro"
     view.mkdir()
+    # a writer killed after a commit leaves its changes in the -wal: read through a private copy
+    killed = subprocess.run([sys.executable, "-c", "import os, signal, sqlite3, sys; db = sqlite3.connect(sys.argv[1]); "
+                             "db.execute('PRAGMA wal_autocheckpoint=0'); db.execute('CREATE TABLE _pending(x)'); "
+                             "db.commit(); os.kill(os.getpid(), signal.SIGKILL)", str(trove.library / "catalog.db")])
+    assert killed.returncode == -9 and (trove.library / "catalog.db-wal").stat().st_size > 0
     if not (mount("--bind", str(trove.library), str(view)) and mount("-o", "remount,bind,ro", str(view))):
         pytest.skip("cannot make a read-only bind mount here (needs CAP_SYS_ADMIN)")
+    tmp = Path(tempfile.gettempdir())
+    before = set(tmp.glob("trove-readonly-*"))
     try:
         ro = type(trove)(view)
         r = run(ro, "ingest", "folder", tmp_path / "pics", "--no-embed")
@@ -287,6 +295,7 @@ def test_case_08_a_read_only_library(small_library, tmp_path):
             r = run(ro, *args)
             assert r.returncode == 0, (args, r.stderr)
         assert len(ro.json_lines("search", "red", "--model", TINY)) == 20
+        assert set(tmp.glob("trove-readonly-*")) == before      # the private copies are gone
     finally:
         subprocess.run(["umount", str(view)])
 

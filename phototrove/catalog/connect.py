@@ -20,9 +20,16 @@ def open_readonly(path: Path) -> sqlite3.Connection:
         import tempfile
 
         tmp = Path(tempfile.mkdtemp(prefix="trove-readonly-"))
-        shutil.copyfile(path, tmp / path.name)
-        shutil.copyfile(path.with_name(path.name + "-wal"), tmp / (path.name + "-wal"))
-        return sqlite3.connect(f"file:{quote(str(tmp / path.name))}?mode=ro", uri=True, timeout=30)
+        try:
+            shutil.copyfile(path, tmp / path.name)
+            shutil.copyfile(path.with_name(path.name + "-wal"), tmp / (path.name + "-wal"))
+            db = sqlite3.connect(f"file:{quote(str(tmp / path.name))}?mode=ro", uri=True, timeout=30)
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()   # the WAL and its index are open now
+        finally:
+            # nothing is left behind: the open files stay readable once unlinked (where the system
+            # refuses to remove open files, the folder stays and the temp cleaner takes it)
+            shutil.rmtree(tmp, ignore_errors=True)
+        return db
     return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=30)
 
 

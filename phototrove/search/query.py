@@ -317,8 +317,10 @@ def _query_image(path: str, min_side: int):
     from ..media.decode import load_image
     from ..media.kinds import MediaError
 
+    from ..ingest.files import open_regular
+
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:   # a FIFO given as --image must not block the search
             return load_image(fh.read(), min_side=min_side)
     except (MediaError, OSError) as e:
         raise SearchError(f"{path}: {e}") from None
