@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from ...media.exif import exif_fields
 from ...media.kinds import MediaError
 from ...media.raw.tiff_based import (BITS, CFA, COMPRESSION, DEFAULT_CROP, DNG_VERSION, HEIGHT, LINEAR_RAW,
-                                     NEW_SUBFILE, PHOTOMETRIC, STRIP_BYTES, STRIPS, TILE_BYTES, TILES, WIDTH)
+                                     NEW_SUBFILE, PHOTOMETRIC, STRIP_BYTES, STRIPS, TILE_BYTES, TILES, WIDTH, tag_int,
+                                     tag_ints)
 from ...media.tiff import Tiff, TiffError, header, read_tiff
 from ..files import open_fd, open_regular
 from .previews import PreviewError
@@ -219,19 +220,8 @@ def _wants_more(tiff: Tiff, held: int) -> bool:
     """Some directory or value lies past the bytes read (more of the file may hold it)."""
     if not tiff.ifds or any("past the end" in note or "cut short" in note for note in tiff.notes):
         return True
-    pointers = [v for d in tiff.ifds for tag in (SUB_IFDS, EXIF_IFD) for v in _ints(d.tags.get(tag))]
+    pointers = [v for d in tiff.ifds for tag in (SUB_IFDS, EXIF_IFD) for v in tag_ints(d.tags.get(tag))]
     return any(p >= held for p in pointers)
-
-
-def _int(value, default=None):
-    if isinstance(value, tuple) and value:
-        value = value[0]
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
-def _ints(value) -> tuple[int, ...]:
-    values = value if isinstance(value, tuple) else (value,)
-    return tuple(v for v in values if isinstance(v, int) and not isinstance(v, bool))
 
 
 def _smart_info(path: str, tiff: Tiff, size: int, mtime_ns: int) -> SmartPreview:
@@ -242,35 +232,35 @@ def _smart_info(path: str, tiff: Tiff, size: int, mtime_ns: int) -> SmartPreview
             raise PreviewError("truncated", "truncated DNG: its first directory could not be read")
         raise PreviewError("not-a-preview", "a TIFF image without DNGVersion: not a DNG Smart Preview")
     images = [d for d in tiff.ifds if d.name.startswith(("ifd", "sub"))
-              and _int(d.tags.get(NEW_SUBFILE), 0) == 0 and _int(d.tags.get(WIDTH), 0) > 0]
-    main = next((d for d in images if _int(d.tags.get(PHOTOMETRIC)) == LINEAR_RAW), None)
+              and tag_int(d.tags.get(NEW_SUBFILE), 0) == 0 and tag_int(d.tags.get(WIDTH), 0) > 0]
+    main = next((d for d in images if tag_int(d.tags.get(PHOTOMETRIC)) == LINEAR_RAW), None)
     if main is None:
-        kinds = {_int(d.tags.get(PHOTOMETRIC)) for d in images}
+        kinds = {tag_int(d.tags.get(PHOTOMETRIC)) for d in images}
         if CFA in kinds:
             raise PreviewError("not-a-preview", "a camera-raw DNG (CFA mosaic data), not a Smart Preview")
         if not images and _cut(tiff):
             raise PreviewError("truncated", f"truncated DNG: its main image directory is cut ({_cut(tiff)})")
         raise PreviewError("not-a-preview", "a DNG without a LinearRaw main image: not a Smart Preview")
     t = main.tags
-    compression = _int(t.get(COMPRESSION), 1)
-    samples = _int(t.get(SAMPLES), 1)
+    compression = tag_int(t.get(COMPRESSION), 1)
+    samples = tag_int(t.get(SAMPLES), 1)
     if compression not in COMPRESSIONS or samples != 3:
         raise PreviewError("not-a-preview", f"a linear DNG with {samples} sample(s) and compression {compression}, "
                                             "not a Smart Preview (3 samples, lossy JPEG or JPEG XL)")
-    stored_w, stored_h = _int(t.get(WIDTH)), _int(t.get(HEIGHT), 0)
+    stored_w, stored_h = tag_int(t.get(WIDTH)), tag_int(t.get(HEIGHT), 0)
     if stored_h <= 0:
         raise PreviewError("corrupt", "damaged DNG: the main image has no height")
     complete, warnings = _data_complete(tiff, main, stored_w, stored_h, size)
-    bits = _ints(t.get(BITS))
+    bits = tag_ints(t.get(BITS))
     if compression == LOSSY_JPEG and bits and any(b != 8 for b in bits):
         warnings.append(f"lossy JPEG with BitsPerSample {bits} (8 expected)")
     crop_w, crop_h = _crop(t, stored_w, stored_h, warnings)
-    orientation = _int(ifd0.get(ORIENTATION), 1)
+    orientation = tag_int(ifd0.get(ORIENTATION), 1)
     if orientation not in range(1, 9):
         warnings.append(f"Orientation {orientation} is not 1..8: taken as 1")
         orientation = 1
     turned = orientation in (5, 6, 7, 8)
-    original = _ints(ifd0.get(ORIGINAL_FINAL_SIZE, t.get(ORIGINAL_FINAL_SIZE)))
+    original = tag_ints(ifd0.get(ORIGINAL_FINAL_SIZE, t.get(ORIGINAL_FINAL_SIZE)))
     original = (original[1], original[0]) if turned and len(original) == 2 else original
     exif = exif_fields(tiff)
     notes = exif.pop("notes", [])
@@ -296,20 +286,20 @@ def _data_complete(tiff: Tiff, main, width: int, height: int, size: int) -> tupl
     one entry per tile, each with a place and a length. PreviewError when the table itself is not
     in the file."""
     t, warnings = main.tags, []
-    tw, th = _int(t.get(TILE_WIDTH)), _int(t.get(TILE_LENGTH))
+    tw, th = tag_int(t.get(TILE_WIDTH)), tag_int(t.get(TILE_LENGTH))
     if tw and th:
         offsets_tag, counts_tag = TILES, TILE_BYTES
         expected = -(-width // tw) * -(-height // th)
     else:
         offsets_tag, counts_tag = STRIPS, STRIP_BYTES
-        rows = _int(t.get(ROWS_PER_STRIP), height) or height
+        rows = tag_int(t.get(ROWS_PER_STRIP), height) or height
         expected = -(-height // min(rows, height))
     for tag in (offsets_tag, counts_tag):
         if tag not in t:
             if any(f"0x{tag:04x}" in note for note in tiff.notes):
                 raise PreviewError("truncated", "truncated DNG: its tile table lies past the end of the file")
             raise PreviewError("corrupt", f"damaged DNG: the main image has no {'tile' if tw else 'strip'} table")
-    offsets, counts = _ints(t[offsets_tag]), _ints(t[counts_tag])
+    offsets, counts = tag_ints(t[offsets_tag]), tag_ints(t[counts_tag])
     if len(offsets) != expected or len(counts) != expected:
         warnings.append(f"{len(offsets)} offsets and {len(counts)} byte counts for {expected} tiles")
         return False, warnings

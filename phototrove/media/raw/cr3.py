@@ -11,7 +11,7 @@ from ..tiff import Ifd, Tiff, TiffError, read_tiff
 from .info import RawInfo, _info
 from .previews import _previews
 from .reader import MAX_BOXES, _File
-from .tiff_based import HEIGHT, WIDTH, _int
+from .tiff_based import HEIGHT, WIDTH, tag_int
 
 CANON_UUID = bytes.fromhex("85c0b687820f11e08111f4ce462b6a48")
 PREVIEW_UUID = bytes.fromhex("eaf42b5e1c984b88b9fbb7dc406e4d16")
@@ -88,7 +88,7 @@ def _cr3(f: _File) -> RawInfo:
     previews = _previews(f, found, "cr3")
     exif = exif_fields(_cr3_tiff(f, meta))
     ifd0 = _cr3_ifd(f, meta, b"CMT1")
-    size = (_int(ifd0.tags.get(WIDTH)), _int(ifd0.tags.get(HEIGHT))) if ifd0 else (None, None)
+    size = (tag_int(ifd0.tags.get(WIDTH)), tag_int(ifd0.tags.get(HEIGHT))) if ifd0 else (None, None)
     if not size[0] and craws:
         size = max(craws, key=lambda wh: wh[0] * wh[1])
     return _info("cr3", size, exif, previews, f.notes)

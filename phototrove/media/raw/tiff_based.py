@@ -31,13 +31,14 @@ RW2_JPEG, RW2_RAW_OFFSET = 0x002E, 0x0118
 
 
 # -- TIFF-structured RAWs ---------------------------------------------------------------------------
-def _int(value, default=None):
+def tag_int(value, default=None):
+    """A TIFF tag's (first) integer value, else `default` (tags read as tuples, bools excluded)."""
     if isinstance(value, tuple) and value:
         value = value[0]
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
-def _ints(value) -> tuple[int, ...]:
+def tag_ints(value) -> tuple[int, ...]:
     values = value if isinstance(value, tuple) else (value,)
     return tuple(v for v in values if isinstance(v, int) and not isinstance(v, bool))
 
@@ -101,7 +102,7 @@ def _tiff_format(f: _File, tiff: Tiff, ext: str) -> str:
     make = ifd0.get(MAKE)
     make = make.lower() if isinstance(make, str) else ""
     fmt = next((fmt for prefix, fmt in MAKERS if make.startswith(prefix)), "raw")
-    if fmt == "nef" and _int(ifd0.get(COMPRESSION)) == 6:   # Coolpix NRW: a JPEG thumbnail in IFD0
+    if fmt == "nef" and tag_int(ifd0.get(COMPRESSION)) == 6:   # Coolpix NRW: a JPEG thumbnail in IFD0
         return "nrw"
     return fmt
 
@@ -111,27 +112,27 @@ def _looks_raw(tiff: Tiff) -> bool:
     with a maker's name (how RAWs begin and camera TIFFs do not)."""
     ifd0 = tiff.ifd("ifd0")
     for d in tiff.ifds:
-        if _int(d.tags.get(PHOTOMETRIC)) in (CFA, LINEAR_RAW) or _int(d.tags.get(COMPRESSION)) in RAW_COMPRESSIONS:
+        if tag_int(d.tags.get(PHOTOMETRIC)) in (CFA, LINEAR_RAW) or tag_int(d.tags.get(COMPRESSION)) in RAW_COMPRESSIONS:
             return True
-    return MAKE in ifd0 and (_int(ifd0.get(NEW_SUBFILE)) == 1 or MAKER_NOTE in tiff.ifd("exif"))
+    return MAKE in ifd0 and (tag_int(ifd0.get(NEW_SUBFILE)) == 1 or MAKER_NOTE in tiff.ifd("exif"))
 
 
 def _is_sensor_data(tags: dict, dng: bool) -> bool:
-    bits = _ints(tags.get(BITS))
-    return (_int(tags.get(PHOTOMETRIC)) in (CFA, LINEAR_RAW) or CR2_SLICE in tags
-            or (dng and _int(tags.get(NEW_SUBFILE), 0) == 0) or any(b > 8 for b in bits))
+    bits = tag_ints(tags.get(BITS))
+    return (tag_int(tags.get(PHOTOMETRIC)) in (CFA, LINEAR_RAW) or CR2_SLICE in tags
+            or (dng and tag_int(tags.get(NEW_SUBFILE), 0) == 0) or any(b > 8 for b in bits))
 
 
 def _ifd_previews(d: Ifd, dng: bool) -> list[tuple[int, int, int | None, int | None]]:
     """The JPEGs one IFD holds: through JPEGInterchangeFormat, or as its single strip."""
     t, out = d.tags, []
-    offset, length = _int(t.get(JIF)), _int(t.get(JIF_LENGTH))
+    offset, length = tag_int(t.get(JIF)), tag_int(t.get(JIF_LENGTH))
     if offset and length:
         out.append((offset, length, None, None))   # the IFD's own size may be another image's
-    if _int(t.get(COMPRESSION)) in (6, 7) and not _is_sensor_data(t, dng):
-        offsets, counts = _ints(t.get(STRIPS)), _ints(t.get(STRIP_BYTES))
+    if tag_int(t.get(COMPRESSION)) in (6, 7) and not _is_sensor_data(t, dng):
+        offsets, counts = tag_ints(t.get(STRIPS)), tag_ints(t.get(STRIP_BYTES))
         if len(offsets) == 1 and len(counts) == 1:
-            out.append((offsets[0], counts[0], _int(t.get(WIDTH)), _int(t.get(HEIGHT))))
+            out.append((offsets[0], counts[0], tag_int(t.get(WIDTH)), tag_int(t.get(HEIGHT))))
     return out
 
 
@@ -140,9 +141,9 @@ def _check_image_data(f: _File, images: list[Ifd], fmt: str) -> None:
     for d in images:
         t = d.tags
         for offs_tag, counts_tag in ((STRIPS, STRIP_BYTES), (TILES, TILE_BYTES)):
-            offsets, counts = _ints(t.get(offs_tag)), _ints(t.get(counts_tag))
-            if offs_tag == STRIPS and fmt in ("rw2", "rwl", "raw") and _int(t.get(RW2_RAW_OFFSET)):
-                offsets = (_int(t.get(RW2_RAW_OFFSET)),)   # Panasonic: StripOffsets may be 0xFFFFFFFF
+            offsets, counts = tag_ints(t.get(offs_tag)), tag_ints(t.get(counts_tag))
+            if offs_tag == STRIPS and fmt in ("rw2", "rwl", "raw") and tag_int(t.get(RW2_RAW_OFFSET)):
+                offsets = (tag_int(t.get(RW2_RAW_OFFSET)),)   # Panasonic: StripOffsets may be 0xFFFFFFFF
             ends = [o + c for o, c in zip(offsets, counts) if o > 0 and c > 0]
             if ends and max(ends) > f.size:
                 raise f.cut(f"{fmt.upper()} image data ({d.name})", max(ends))
@@ -152,15 +153,15 @@ def _tiff_size(tiff: Tiff, images: list[Ifd], fmt: str, previews: list[Preview])
     """DNG: the raw IFD's DefaultCropSize, else its size. Panasonic: the sensor inside its borders.
     Others: the largest of the IFDs' and the previews' sizes (placeholders under 16 px left out)."""
     ifd0 = tiff.ifd("ifd0")
-    if fmt in ("rw2", "rwl", "raw") and _int(ifd0.get(0x0002)):
-        top, left, bottom, right = (_int(ifd0.get(t)) for t in (4, 5, 6, 7))
+    if fmt in ("rw2", "rwl", "raw") and tag_int(ifd0.get(0x0002)):
+        top, left, bottom, right = (tag_int(ifd0.get(t)) for t in (4, 5, 6, 7))
         if None not in (top, left, bottom, right) and bottom > top and right > left:
             return right - left, bottom - top
-        return _int(ifd0.get(0x0002)), _int(ifd0.get(0x0003))
-    sizes = [(d, _int(d.tags.get(WIDTH), 0), _int(d.tags.get(HEIGHT), 0)) for d in images]
+        return tag_int(ifd0.get(0x0002)), tag_int(ifd0.get(0x0003))
+    sizes = [(d, tag_int(d.tags.get(WIDTH), 0), tag_int(d.tags.get(HEIGHT), 0)) for d in images]
     sizes = [(d, w, h) for d, w, h in sizes if w >= 16 and h >= 16]
     if fmt in ("dng", "gpr"):
-        raw = [s for s in sizes if _int(s[0].tags.get(NEW_SUBFILE), 0) == 0]
+        raw = [s for s in sizes if tag_int(s[0].tags.get(NEW_SUBFILE), 0) == 0]
         if raw:
             d, w, h = max(raw, key=lambda s: s[1] * s[2])
             crop = d.tags.get(DEFAULT_CROP)
