@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,6 +56,33 @@ class Library:
         hot journal), deleted after use. Not created here: whoever writes into it creates it, so
         commands that need none leave no empty folder."""
         return self.root / "tmp"
+
+    @property
+    def open_dir(self) -> Path:
+        """`open`: photos that live inside an archive or a cache (a Takeout zip member, a Lightroom
+        preview) written out as plain files a viewer can open, `open/<hash[:16]>/<original name>`
+        (`trove open`, `--materialize`). A cache: deleting it at any time loses nothing."""
+        return self.root / "open"
+
+    def opened(self, digest: str, size: int | None = None) -> Path | None:
+        """The file written into open_dir for the photo with this content hash (and size), if one is
+        there. Only complete files carry a real name: they are written under a hidden temporary
+        name and renamed."""
+        folder = self.open_dir / digest[:16]
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            return None
+        for e in entries:
+            if e.name.startswith("."):   # one being written (or left by a killed run)
+                continue
+            try:
+                st = e.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode) and (size is None or st.st_size == size):
+                return Path(e.path)
+        return None
 
     def exists(self) -> bool:
         return self.catalog_path.exists()

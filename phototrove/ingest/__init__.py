@@ -9,6 +9,16 @@ KINDS = {
     "takeout": ("takeout.source", "TakeoutSource"),
     "lrprev": ("lightroom.source", "LrprevSource"),
 }
+# kinds whose adapter gives other bytes than the file's own even for a location outside any archive:
+# a Lightroom preview is read with its orientation (and colour profile) inserted
+REWRITTEN = frozenset({"lrprev"})
+
+
+def plain_file(kind: str, entry: str | None) -> bool:
+    """Whether a location of a source of this kind is a file on disk holding the photo's own bytes,
+    which any viewer opens as it is: not a zip/tgz member, not a Lightroom preview (a level inside a
+    .lrprev, a root-pixels.db thumbnail, a 13.3+ cache's JPEG without extension or orientation)."""
+    return not entry and kind not in REWRITTEN
 
 
 class Sources:

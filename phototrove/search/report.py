@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..catalog import Catalog, duration_text, location_label, photo_flags
+from ..ingest import plain_file
 from ..library import write_atomic
 from .index import ChromaIndex
 from .thumbs import ensure_thumbs
@@ -31,11 +32,12 @@ def hit_summary(rec: dict) -> dict:
     """Display fields of a photo record (catalog.photo_record)."""
     present = [loc for loc in rec["locations"] if loc["state"] == "ok"] or rec["locations"]
     shown = [loc.get("label") or location_label(loc["path"], loc.get("entry")) for loc in present]
-    plain = [loc["path"] for loc in present if not loc.get("entry")]
+    plain = [loc["path"] for loc in present if plain_file(loc["source"], loc.get("entry"))]
     place = f"{rec['lat']:.5f}, {rec['lon']:.5f}" if rec.get("lat") is not None and rec.get("lon") is not None else None
     return {
         "id": rec["id"], "hash": rec["hash"], "date": _date(rec.get("taken_at")), "taken_at": rec.get("taken_at"),
-        "where": where_label(rec, present), "shown_path": shown[0] if shown else "", "open_path": plain[0] if plain else (shown[0] if shown else ""), "files": plain,
+        "where": where_label(rec, present), "shown_path": shown[0] if shown else "",
+        "open_path": plain[0] if plain else (shown[0] if shown else ""), "files": plain,   # files: the plain ones
         "paths": shown, "albums": rec["albums"], "keywords": rec["keywords"], "people": rec.get("people", []),
         "camera": rec.get("camera"), "lens": rec.get("lens"), "place": place, "rating": rec.get("rating"),
         "favorite": bool(rec.get("favorite")), "title": rec.get("title"), "description": rec.get("description"),
@@ -136,7 +138,7 @@ def write_gallery(library, catalog: Catalog, index: ChromaIndex, col, model_id: 
             f'<a href="#photo-{pid}" title="{_e(s["shown_path"])}">{_img(uris.get(pid), name, problems.get(pid))}</a>'
             f'<figcaption>{"".join(caption)}</figcaption></figure>')
     data = {
-        "photos": {str(pid): {**_lightbox_fields(records[pid]), "score": scores.get(pid),
+        "photos": {str(pid): {**_lightbox_fields(records[pid], library), "score": scores.get(pid),
                               **({"thumb": uris.get(pid)} if pid not in scores else {})}
                    for pid in ids + extra},
         "near": {str(pid): [[n, round(sc, 4)] for n, sc in near.get(pid, [])] for pid in ids},
@@ -147,7 +149,7 @@ def write_gallery(library, catalog: Catalog, index: ChromaIndex, col, model_id: 
     return _write_page(out, title=title, subtitle=subtitle, body=body, data=data)
 
 
-def _lightbox_fields(s: dict) -> dict:
+def _lightbox_fields(s: dict, library) -> dict:
     rows = [("date", s["taken_at"]), ("place", s["place"]), ("camera", s["camera"]), ("lens", s["lens"]),
             ("title", s["title"]), ("description", s["description"]),
             ("albums", ", ".join(s["albums"])), ("keywords", ", ".join(s["keywords"])),
@@ -158,9 +160,16 @@ def _lightbox_fields(s: dict) -> dict:
             ("size", f"{s['width']}×{s['height']}, {_human(s['size'])}" if s["width"] else _human(s["size"])),
             ("hash", s["hash"][:16])]
     return {"name": os.path.basename(s["shown_path"]) or s["hash"][:12], "date": s["date"],
-            "meta": [[k, str(v)] for k, v in rows if v], "paths": s["paths"],
-            "open": Path(s["open_path"]).as_uri() if s["open_path"] and os.path.isabs(s["open_path"])
-            and s["open_path"] in s["files"] else None}
+            "meta": [[k, str(v)] for k, v in rows if v], "paths": s["paths"], **_open_link(s, library)}
+
+
+def _open_link(s: dict, library) -> dict:
+    """The lightbox's "open" link: a plain file itself; for a photo inside an archive or a cache, its
+    copy in <library>/open/ when one was written (`trove open`, `--materialize`); else none."""
+    if s["open_path"] in s["files"] and os.path.isabs(s["open_path"]):
+        return {"open": Path(s["open_path"]).as_uri(), "open_copy": False}
+    copy = None if s["files"] else library.opened(s["hash"], s["size"])
+    return {"open": Path(os.path.abspath(copy)).as_uri(), "open_copy": True} if copy else {"open": None}
 
 
 # -- duplicates ---------------------------------------------------------------------------------------

@@ -28,7 +28,10 @@
     paths.replaceChildren();
     p.paths.forEach(function (path) { var li = document.createElement("li"); text(li, path); paths.append(li); });
     var open = document.getElementById("lb-open");
-    if (p.open) { open.href = p.open; open.hidden = false; } else { open.hidden = true; }
+    if (p.open) {
+      open.href = p.open; open.hidden = false;
+      text(open, p.open_copy ? "open a copy (written from its archive or cache)" : "open the original");
+    } else { open.hidden = true; }
     var more = document.getElementById("lb-more");
     more.replaceChildren();
     var near = data.near[id] || [];
