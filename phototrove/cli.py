@@ -406,7 +406,13 @@ def _output(as_json: bool, paths: bool) -> None:
         raise click.UsageError("--json and --paths are two different outputs: choose one")
 
 
-def _print_results(obj: Context, results, *, as_json, paths, html_out, open_html) -> None:
+def materialize_option(f):
+    return click.option("--materialize", is_flag=True,
+                        help="Write results that are inside an archive or a cache to <library>/open/ first: "
+                             "--paths prints those files, the gallery links them (--json: open_file).")(f)
+
+
+def _print_results(obj: Context, results, *, as_json, paths, html_out, open_html, materialize=False) -> None:
     import shutil
 
     from .search.report import hit_summary
@@ -417,12 +423,27 @@ def _print_results(obj: Context, results, *, as_json, paths, html_out, open_html
     if done < images:
         obj.say(f"note: model {results.model_id} covers {done} of {images} photos ({100 * done // max(images, 1)}%)")
     rows = [(rank, hit.score, hit_summary(hit.record)) for rank, hit in enumerate(results.hits, 1)]
+    files, failed = {}, {}
+    if materialize:
+        from .output.materialize import materialize_many
+
+        files, failed = materialize_many(obj.library, results.catalog, [s["id"] for _r, _sc, s in rows])
+        for problem in failed.values():
+            obj.say(f"error: {problem}")
     if as_json:
         for rank, score, s in rows:
-            emit_json({"rank": rank, "score": round(score, 4), "id": s["id"], **s})
+            extra = {"open_file": str(files[s["id"]]) if s["id"] in files else None} if materialize else {}
+            emit_json({"rank": rank, "score": round(score, 4), "id": s["id"], **s, **extra})
     elif paths:
         for _rank, _score, s in rows:
-            click.echo(s["open_path"])
+            if not materialize:
+                click.echo(s["open_path"])
+            elif s["id"] in files:
+                click.echo(str(files[s["id"]]))
+        inside = sum(1 for _r, _sc, s in rows if not s["files"])
+        if inside and not materialize:
+            obj.say(f"note: {inside} result{' is' if inside == 1 else 's are'} inside archives or caches: "
+                    "add --materialize to get openable files")
     elif rows:
         click.echo("\n".join(describe.hits_table(rows, shutil.get_terminal_size((80, 24)).columns)))
     else:
@@ -435,6 +456,8 @@ def _print_results(obj: Context, results, *, as_json, paths, html_out, open_html
         obj.say(f"gallery: {out}")
         if open_html:
             _open(out)
+    if failed:
+        finish(len(failed))
 
 
 @main.command()
@@ -445,9 +468,10 @@ def _print_results(obj: Context, results, *, as_json, paths, html_out, open_html
               help="Like this image file (need not be in the library; repeatable).")
 @filter_options
 @output_options
+@materialize_option
 @click.pass_obj
 def search(obj: Context, text, plus, minus, images, model, limit, min_score, as_json, paths, html_out,
-           open_html, **opts) -> None:
+           open_html, materialize, **opts) -> None:
     """Photos that match TEXT (and/or --image FILE), best first.
 
     Weighted mixes: "2:red car" weighs a term twice; --plus adds terms, --minus subtracts them."""
@@ -459,15 +483,18 @@ def search(obj: Context, text, plus, minus, images, model, limit, min_score, as_
         results = run_search(obj.library, catalog, terms=search_terms(" ".join(text), plus, minus), images=images,
                              model=model, filters=filters, limit=limit, min_score=min_score,
                              chroma_url=obj.chroma_url, title=" ".join(text))
-        _print_results(obj, results, as_json=as_json, paths=paths, html_out=html_out, open_html=open_html)
+        _print_results(obj, results, as_json=as_json, paths=paths, html_out=html_out, open_html=open_html,
+                       materialize=materialize)
 
 
 @main.command()
 @click.argument("photo")
 @filter_options
 @output_options
+@materialize_option
 @click.pass_obj
-def similar(obj: Context, photo, model, limit, min_score, as_json, paths, html_out, open_html, **opts) -> None:
+def similar(obj: Context, photo, model, limit, min_score, as_json, paths, html_out, open_html, materialize,
+            **opts) -> None:
     """Photos that look like PHOTO (a catalog id, a content-hash prefix or a path). No model runs."""
     from .search.query import run_similar
 
@@ -476,7 +503,26 @@ def similar(obj: Context, photo, model, limit, min_score, as_json, paths, html_o
     with obj.library.reading() as catalog:
         results = run_similar(obj.library, catalog, photo, model=model, filters=filters, limit=limit,
                               min_score=min_score, chroma_url=obj.chroma_url)
-        _print_results(obj, results, as_json=as_json, paths=paths, html_out=html_out, open_html=open_html)
+        _print_results(obj, results, as_json=as_json, paths=paths, html_out=html_out, open_html=open_html,
+                       materialize=materialize)
+
+
+@main.command("open")
+@click.argument("photo")
+@click.option("--print", "print_only", is_flag=True, help="Only print the file's path; open no viewer.")
+@click.pass_obj
+def open_photo(obj: Context, photo, print_only) -> None:
+    """Open PHOTO (a catalog id, a content-hash prefix or a path) in the system's viewer.
+
+    A photo inside an archive or a cache is written once to <library>/open/ first; the path is printed."""
+    from .output.materialize import materialize, open_in_viewer
+    from .search.query import resolve_photo
+
+    with obj.library.reading() as catalog:
+        path = materialize(obj.library, catalog, resolve_photo(catalog, photo))
+    click.echo(str(path))
+    if not print_only:
+        open_in_viewer(path)
 
 
 @main.group("index", cls=TroveGroup)
@@ -559,6 +605,61 @@ def report_duplicates(obj: Context, threshold, model, out, as_json, open_html, i
         click.echo(f"{len(groups)} group(s) of duplicates: {path}")
     if open_html:
         _open(path)
+
+
+# -- export ---------------------------------------------------------------------------------------
+@main.command("export")
+@click.argument("out", metavar="DIR", type=click.Path(file_okay=False))
+@click.argument("text", nargs=-1)
+@click.option("--plus", multiple=True, metavar="TEXT", help="Also like this (repeatable; '2:sunset' weighs it twice).")
+@click.option("--minus", multiple=True, metavar="TEXT", help="Unlike this ('beach' --minus 'people').")
+@click.option("--image", "images", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Like this image file (repeatable).")
+@click.option("--like", metavar="PHOTO", default=None,
+              help="The photos that look like PHOTO (a catalog id, a content-hash prefix or a path), as `similar`.")
+@filter_options
+@click.option("--limit", type=click.IntRange(1, None), default=None,
+              help="At most this many photos (default: 20 for a query or --like, as search; else every match).")
+@click.option("--min-score", type=float, default=None, help="With a query: drop photos below this cosine similarity.")
+@click.option("--model", envvar="TROVE_MODEL", default=None, help="The model to search with (with a query).")
+@click.option("--layout", type=click.Choice(["album", "date", "day", "source", "flat"]), default="album",
+              show_default=True, help="Folders: one per album (`no album/`), YYYY/MM, YYYY/MM-DD (local capture "
+                                      "date; `undated/`), the source's own folders, or none.")
+@click.option("--links", type=click.Choice(["hard", "symlink", "copy"]), default="hard", show_default=True,
+              help="How a photo in several folders is there again: a hard link (a copy where the file system "
+                   "has none), a relative symlink, or a copy.")
+@click.option("--no-metadata", is_flag=True, help="Copy the bytes as they are: no EXIF/XMP written, no sidecars "
+                                                   "(the modification time is still the capture time).")
+@click.option("--dry-run", is_flag=True, help="List the files that would be written; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="The summary as JSON (with --dry-run: one object per file first).")
+@click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Photos written at once (one at a time from a tgz).")
+@click.pass_obj
+def export(obj: Context, out, text, plus, minus, images, like, limit, min_score, model, layout, links, no_metadata,
+           dry_run, as_json, workers, **opts) -> None:
+    """Write photos out as real files into DIR, foldered by album or date, named after their
+    originals, with what trove knows written into them (EXIF/XMP, or an .xmp sidecar).
+
+    The photos are those a search for TEXT (or --image, --like PHOTO) finds, or those the filters
+    match, or every photo; the trash only when asked for. Nothing is ever overwritten; run it again
+    and only what is new is added."""
+    from .output.export import Options, describe_export
+    from .pipeline import export as run
+
+    summary, planned = run(obj.library, out, options=Options(layout, links, not no_metadata, dry_run, workers),
+                           text=" ".join(text), plus=plus, minus=minus, images=images, like=like,
+                           filters=_filters(opts), limit=limit, min_score=min_score, model=model,
+                           chroma_url=obj.chroma_url, show_progress=not obj.quiet, log=obj.say)
+    for f in planned:
+        if as_json:
+            emit_json(f)
+        else:
+            click.echo(f"{f['from']} -> {f['file']} ({f['action']}{', with .xmp' if f['sidecar'] else ''})")
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(describe_export(summary, dry_run))
+    finish(summary["errors"] + summary["skipped_vanished"])
 
 
 # -- models ---------------------------------------------------------------------------------------

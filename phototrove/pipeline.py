@@ -210,6 +210,27 @@ def read_places(library: Library) -> list[tuple[str, str]]:
     return [("the library", str(library.root))] + [(f"source [{s['id']}]", s["root"]) for s in list_sources(library)]
 
 
+def export(library: Library, out: str, *, options, text: str = "", plus=(), minus=(), images=(),
+           like: str | None = None, filters=None, limit: int | None = None, min_score: float | None = None,
+           model: str | None = None, chroma_url: str | None = None, show_progress: bool = True,
+           log: Callable[[str], None] = lambda m: None) -> tuple[dict, list[dict]]:
+    """`trove export`: the photos a search, `similar` or filters choose (everything by default),
+    written into `out` (output/export.py). Returns the summary and, for --dry-run, the files planned."""
+    from .output.export import export_photos, planned_files
+    from .output.writer import refuse_inside
+    from .ingest import Sources
+    from .search.selection import select_photos
+
+    places = read_places(library) if library.exists() else []
+    refuse_inside(out, places, "DIR")
+    with library.reading("nothing to export yet (run `trove ingest ...` first)") as catalog, Sources(catalog) as sources:
+        chosen = select_photos(library, catalog, text=text, plus=plus, minus=minus, images=images, like=like,
+                               filters=filters, limit=limit, min_score=min_score, model=model, chroma_url=chroma_url)
+        summary, result = export_photos(catalog, sources, chosen, out, options, show_progress=show_progress,
+                                        keep_out_of=places, log=log)
+    return summary, list(planned_files(result.plan, options.links)) if options.dry_run else []
+
+
 def source_summary(library: Library, source_id: int) -> dict:
     """What removing the source would drop: its row, its photos, and how many of them only it holds."""
     if library.exists():

@@ -15,7 +15,8 @@ import pytest
 from lrfix import exif_of, lightroom, xmp_of
 from phototrove.media.exif_write import build_exif, exposure_fraction
 from phototrove.media.jpeg import with_metadata
-from phototrove.output.recover import MANIFEST, _capture_mtime
+from phototrove.output.mtime import capture_mtime as _capture_mtime
+from phototrove.output.recover import MANIFEST
 from phototrove.output.xmp import build_xmp
 
 pytestmark = pytest.mark.skipif(shutil.which("exiftool") is None,

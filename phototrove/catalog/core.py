@@ -5,8 +5,8 @@ reported (EXIF, a Takeout sidecar, a Lightroom catalog row) are kept in `photo_m
 own columns hold the resolved value (source metadata wins over EXIF: it carries the user's edits).
 
 `Catalog` is assembled from one class per topic (sources and locations, photos, errors,
-embeddings and the index's bookkeeping, reading for people, source reports); this package is the
-only code that speaks SQL to catalog.db.
+embeddings and the index's bookkeeping, reading for people, source reports, exports); this package
+is the only code that speaks SQL to catalog.db.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from typing import Iterator
 from .browse import BrowseQueries
 from .connect import has_wal, open_readonly
 from .embeddings import EmbeddingQueries
+from .exports import ExportQueries
 from .faults import ErrorQueries
 from .health import CatalogDamaged, CatalogError, damaged, explain, integrity
 from .photos import PhotoQueries
@@ -28,7 +29,7 @@ from .stacks import StackQueries
 
 
 class Catalog(SourceQueries, PhotoQueries, ErrorQueries, EmbeddingQueries, BrowseQueries, ReportQueries,
-              StackQueries):
+              StackQueries, ExportQueries):
     def __init__(self, path: str | Path, *, readonly: bool = False):
         self.path = Path(path)
         if readonly and not self.path.exists():

@@ -483,6 +483,25 @@ class ArchivePool:
         spool.seek(0)
         return spool
 
+    def stored_span(self, path: str, entry: str) -> tuple[int, int] | None:
+        """(offset, length) of a stored (uncompressed) zip member's bytes in the archive file: they
+        can be copied from there as they lie. None for a deflated member or anything else."""
+        if archive_kind(path) != "zip":
+            return None
+        try:
+            if path in self.salvaged:
+                m = self.salvaged[path][entry]
+                method, size, packed = m.method, m.size, m.compress_size
+            else:
+                zi = self._zip(path).getinfo(entry)
+                method, size, packed = zi.compress_type, zi.file_size, zi.compress_size
+            if method != zipfile.ZIP_STORED or size != packed:
+                return None
+            _f, offset, length = self._raw_span(path, entry)
+            return offset, length
+        except (KeyError, OSError, zipfile.BadZipFile, struct.error):
+            return None
+
     def _zip(self, path: str) -> zipfile.ZipFile:
         handles = self._handles()
         zf = handles.get(path)

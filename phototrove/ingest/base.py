@@ -68,6 +68,12 @@ class Source:
         """A seekable binary stream of the item (a video's decoder jumps around in it)."""
         return self.open(loc)
 
+    def stored_span(self, loc: Location) -> tuple[int, int] | None:
+        """(offset, length) of the item's own bytes inside the file `loc.path` when they lie there
+        as they are (a stored zip member), so they can be copied by the kernel; None: read them
+        with open()."""
+        return None
+
     def read_bytes(self, loc: Location) -> bytes:
         with self.open(loc) as f:
             return f.read()

@@ -136,11 +136,15 @@ def _parse_utc(text) -> datetime | None:
     return dt
 
 
-def build_exif(meta: dict) -> bytes:
+RECOVERED = "phototrove (recovered from a Lightroom preview)"
+
+
+def build_exif(meta: dict, software: str = RECOVERED) -> bytes:
     """TIFF-structured EXIF from catalog metadata keys: orientation, taken_local/taken_at (+ utc_offset)
     or taken_utc, lat/lon/alt, make, camera, lens, focal_length, aperture (f-number), shutter (seconds),
-    iso, width/height (of the stored image, before orientation). The rating goes in XMP (xmp:Rating):
-    the IFD0 Rating tag is Microsoft's, not EXIF."""
+    iso, width/height (of the stored image, before orientation), color_space ("sRGB"; else Adobe
+    RGB, as Lightroom previews are). The rating goes in XMP (xmp:Rating): the IFD0 Rating tag is
+    Microsoft's, not EXIF. `software` names what wrote the block (IFD0 Software)."""
     # what Exif requires of a JPEG: resolution (72 dpi, no physical size is known), centred chroma
     # (how JPEG encoders subsample), Y Cb Cr components, Flashpix 1.0
     ifd0: dict[int, tuple[int, int, bytes]] = {
@@ -167,7 +171,7 @@ def build_exif(meta: dict) -> bytes:
     make = meta.get("make") or derive_make(meta.get("camera"))
     if make:
         ifd0[0x010F] = _ascii(make)
-    ifd0[0x0131] = _ascii("phototrove (recovered from a Lightroom preview)")
+    ifd0[0x0131] = _ascii(software)
     local, offset = capture_clock(meta)
     if local:
         ifd0[0x0132] = _ascii(local)   # nothing was changed since: DateTime is the capture too

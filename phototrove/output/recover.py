@@ -10,27 +10,25 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
 from ..ingest.lightroom.pairing import Item, Plan, item_jpeg
 from ..ingest.lightroom.previews import Level, PreviewError, best_jpeg
-from ..catalog.sql import json_text
 from ..errors import DiskFull, is_disk_full
 from ..ingest.files import open_fd
-from ..media.exif_write import build_exif, capture_clock, capture_instant
+from ..media.exif_write import build_exif
 from ..media.icc import adobe_rgb_icc
 from ..media.kinds import MediaError
 from ..media.jpeg import JpegError, jpeg_size, metadata_prefix, scan_damage, split_header
 from ..progress import progress
-from .manifest import MANIFEST, read_manifest
-from .naming import safe_part
+from .manifest import MANIFEST, ManifestLog, read_manifest
+from .mtime import capture_mtime
+from .naming import Names, pair_stems, safe_part
 from .writer import Body, Writer, refuse_inside
-from .xmp import build_xmp
+from .xmp import fitting_xmp
 
 NO_CATALOG_DIR = "_not_in_catalog"
 
@@ -53,8 +51,7 @@ class Result:
 
 
 def _folder(img) -> list[str]:
-    root = img.root_name or os.path.basename(img.root.rstrip("/\\")) or "root"
-    return [safe_part(root)] + [safe_part(p) for p in re.split(r"[/\\]", img.folder) if p]
+    return [safe_part(p) for p in img.folder_parts]
 
 
 def plan_names(plan: Plan, manifest: dict[str, dict]) -> list[Job]:
@@ -79,25 +76,15 @@ def plan_names(plan: Plan, manifest: dict[str, dict]) -> list[Job]:
             ext = img.extension
         wanted.append((item, folder, safe_part(stem), ext))
     # RAW+JPEG pairs (same folder and stem, different extensions): name each after its extension
-    groups: dict[tuple[str, str], set[str]] = {}
-    for _item, folder, stem, ext in wanted:
-        groups.setdefault(("/".join(folder).lower(), stem.lower()), set()).add(ext.lower())
-    taken = {rec["file"].lower() for rec in manifest.values()}
+    stems = pair_stems([("/".join(folder), stem, ".jpg", ext) for _item, folder, stem, ext in wanted])
+    names = Names(rec["file"] for rec in manifest.values())
     jobs: list[Job] = []
-    for item, folder, stem, ext in wanted:
+    for (item, folder, _stem, _ext), stem in zip(wanted, stems):
         prior = prior_output(manifest, item)
         if prior is not None:
             jobs.append(Job(item, prior["file"]))
             continue
-        if len(groups[("/".join(folder).lower(), stem.lower())]) > 1 and ext:
-            stem = f"{stem}_{safe_part(ext).upper()}"
-        rel = "/".join(folder + [stem + ".jpg"])
-        n = 1
-        while rel.lower() in taken:
-            n += 1
-            rel = "/".join(folder + [f"{stem}-{n}.jpg"])
-        taken.add(rel.lower())
-        jobs.append(Job(item, rel))
+        jobs.append(Job(item, names.claim(folder, stem, ".jpg")))
     return jobs
 
 
@@ -159,22 +146,6 @@ def _upgrade(item: Item, prior: dict, path: str) -> str | None:
     return "replace"
 
 
-def _capture_mtime(meta: dict) -> float | None:
-    """The file's mtime: the capture instant when the zone is known (wall clock minus its UTC
-    offset, or the UTC time). A wall clock without zone is read in this machine's zone, as a camera
-    file copied here would show it (its mtime was set by a clock in no particular zone either)."""
-    instant = capture_instant(meta)
-    if instant is not None:
-        return instant
-    local, _offset = capture_clock(meta)
-    if not local:
-        return None
-    try:
-        return time.mktime(time.strptime(local, "%Y:%m:%d %H:%M:%S")[:8] + (-1,))
-    except (ValueError, OverflowError):
-        return None
-
-
 HEAD_BYTES = 65536   # a preview's header segments (APP14, tables, frame, scan header) fit easily
 
 
@@ -187,18 +158,16 @@ def _span(item: Item) -> tuple[str, int, int] | None:
     return item.level.file or item.preview.path, 0, item.level.length
 
 
-def _with_size(meta: dict, level: Level | None, jpeg_head: bytes) -> dict:
+def with_size(meta: dict, level: Level | None, jpeg_head: bytes) -> dict:
     size = (level.width, level.height) if level is not None and level.width else jpeg_size(jpeg_head)
     return {**meta, "width": size[0], "height": size[1]} if size else meta
 
 
-def _segments(meta: dict) -> dict:
-    try:
-        xmp = build_xmp(meta)
-    except JpegError:
-        xmp = build_xmp({k: v for k, v in meta.items()
-                         if k not in ("keywords", "keyword_paths", "people", "description")})
-    return {"exif": build_exif(meta), "xmp": xmp, "icc": adobe_rgb_icc()}
+def preview_segments(meta: dict) -> dict:
+    """The segments a Lightroom preview gets (recovered or exported): EXIF, XMP and the Adobe RGB
+    profile it was rendered in (none for a Smart Preview developed to sRGB: color_space 'sRGB')."""
+    srgb = meta.get("color_space") == "sRGB"
+    return {"exif": build_exif(meta), "xmp": fitting_xmp(meta), "icc": None if srgb else adobe_rgb_icc()}
 
 
 def recover_one(job: Job, writer: Writer) -> tuple[str, int, str | None, str | None]:
@@ -206,7 +175,7 @@ def recover_one(job: Job, writer: Writer) -> tuple[str, int, str | None, str | N
     smaller level had to be used)."""
     item = job.item
     meta = item.meta()
-    mtime = _capture_mtime(meta)
+    mtime = capture_mtime(meta)
     span = _span(item)
     if span is not None and span[2] > HEAD_BYTES:
         # fast path: the level was found whole by the section walk; check its start, its EOI and
@@ -224,7 +193,7 @@ def recover_one(job: Job, writer: Writer) -> tuple[str, int, str | None, str | N
                     segments = None
                 if segments is not None:
                     head, _ = metadata_prefix(first[:rest] + b"\xff\xd9",
-                                              **_segments(_with_size(meta, item.level, first)))
+                                              **preview_segments(with_size(meta, item.level, first)))
                     rel = writer.write(job.rel, head, Body(fd=fd, offset=offset + rest, length=length - rest), mtime,
                                        replace=job.replace)
                     return rel, len(head) + length - rest, meta.get("lr_level"), None
@@ -233,10 +202,9 @@ def recover_one(job: Job, writer: Writer) -> tuple[str, int, str | None, str | N
     data, level, note = _complete_jpeg(item)
     if level is not None:
         meta["lr_level"] = level.name
-    segments = _segments(_with_size(meta, level or item.level, data))
+    segments = preview_segments(with_size(meta, level or item.level, data))
     if item.smart is not None:   # developed to sRGB by LibRaw: no Adobe RGB profile, ColorSpace sRGB
-        segments = _segments(_with_size({**meta, "color_space": "sRGB"}, item.level, data))
-        segments["icc"] = None
+        segments = preview_segments(with_size({**meta, "color_space": "sRGB"}, item.level, data))
     head, rest = metadata_prefix(data, **segments)
     rel = writer.write(job.rel, head, Body(data=rest), mtime, replace=job.replace)
     return rel, len(head) + len(rest), meta.get("lr_level"), note
@@ -361,8 +329,7 @@ def _results(todo: list[Job], out: str, writer: Writer, workers: int):
 def _write_all(todo: list[Job], out: str, writer: Writer, result: Result, workers: int, show_progress: bool,
                log) -> None:
     """Write the jobs, recording each file written in the manifest as it lands."""
-    last_flush = time.monotonic()
-    with open(os.path.join(out, MANIFEST), "a", encoding="utf-8") as mf, \
+    with ManifestLog(out, MANIFEST) as mf, \
             progress(total=len(todo), desc="recover", unit="photo", enabled=show_progress) as bar:
         for job, rel, size, level, note, error in _results(todo, out, writer, workers):
             bar.update()
@@ -376,11 +343,8 @@ def _write_all(todo: list[Job], out: str, writer: Writer, result: Result, worker
             if rel != job.rel:
                 result.add("renamed_around_existing")
             width, height = level_pixels(job.item) or (None, None)
-            mf.write(json_text({"key": job.item.key, "item": job.item.identity, "file": rel, "bytes": size,
-                                "source": job.item.path, "level": level, "width": width, "height": height}) + "\n")
-            if time.monotonic() - last_flush > 0.5:  # a crash loses at most these lines: the files are
-                mf.flush()                           # then recognised byte for byte on the next run
-                last_flush = time.monotonic()
+            mf.add({"key": job.item.key, "item": job.item.identity, "file": rel, "bytes": size,
+                    "source": job.item.path, "level": level, "width": width, "height": height})
             result.add("written")
             if job.replace:
                 result.add("upgraded")

@@ -8,10 +8,11 @@ from ..media.exif import offset_text, utc_offset
 from ..media.jpeg import MAX_SEGMENT, XMP_HEADER, JpegError
 
 
-def build_xmp(meta: dict) -> bytes:
-    """An XMP packet with what Lightroom knew: keywords (flat, and as Lightroom's hierarchy from
+def build_xmp(meta: dict, *, gps: bool = False) -> bytes:
+    """An XMP packet with what trove knows: keywords (flat, and as Lightroom's hierarchy from
     keyword_paths 'Places|France|Paris'), people, caption, title, rating (xmp:Rating, -1 when
-    rejected), colour label, date, original file name."""
+    rejected), colour label, date with its offset, original file name; with `gps`, the position
+    (exif:GPSLatitude/GPSLongitude, for a file whose EXIF has none)."""
     props, blocks = [], []
     rating = meta.get("rating")
     if meta.get("pick") == -1:
@@ -24,6 +25,8 @@ def build_xmp(meta: dict) -> bytes:
     if local:
         delta = utc_offset(meta.get("utc_offset"))
         props.append(f'photoshop:DateCreated={_attr(local + (offset_text(delta) if delta is not None else ""))}')
+    if gps:
+        props += _gps(meta)
     if meta.get("original_name"):
         props.append(f'xmpMM:PreservedFileName={_attr(meta["original_name"])}')
     for key, tag in (("keywords", "dc:subject"), ("keyword_paths", "lr:hierarchicalSubject"),
@@ -46,6 +49,7 @@ def build_xmp(meta: dict) -> bytes:
         '    xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/"\n'
         '    xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/"\n'
         '    xmlns:lr="http://ns.adobe.com/lightroom/1.0/"\n'
+        + ('    xmlns:exif="http://ns.adobe.com/exif/1.0/"\n' if any(p.startswith("exif:") for p in props) else "") +
         '    xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"'
         f"{attrs}>\n" + "\n".join(blocks) + "\n</rdf:Description>\n</rdf:RDF>\n</x:xmpmeta>\n"
         '<?xpacket end="w"?>'
@@ -54,6 +58,34 @@ def build_xmp(meta: dict) -> bytes:
     if len(data) + len(XMP_HEADER) > MAX_SEGMENT:  # absurd keyword lists: keep what fits
         raise JpegError("XMP packet larger than one JPEG segment")
     return data
+
+
+def fitting_xmp(meta: dict, *, gps: bool = False) -> bytes:
+    """build_xmp, or, when absurd keyword lists or captions do not fit one JPEG segment, the packet
+    without them."""
+    try:
+        return build_xmp(meta, gps=gps)
+    except JpegError:
+        return build_xmp({k: v for k, v in meta.items()
+                          if k not in ("keywords", "keyword_paths", "people", "description")}, gps=gps)
+
+
+def _gps(meta: dict) -> list[str]:
+    """XMP's GPS coordinates: 'DDD,MM.mmmmmmmK' (degrees, decimal minutes, hemisphere)."""
+    lat, lon = meta.get("lat"), meta.get("lon")
+    ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lat, lon))
+    if not ok or abs(lat) > 90 or abs(lon) > 180:
+        return []
+
+    def coord(v: float, pos: str, neg: str) -> str:
+        deg, minutes = divmod(abs(v) * 60, 60)
+        return f"{int(deg)},{minutes:.7f}{neg if v < 0 else pos}"
+
+    out = [f'exif:GPSLatitude="{coord(lat, "N", "S")}"', f'exif:GPSLongitude="{coord(lon, "E", "W")}"']
+    alt = meta.get("alt")
+    if isinstance(alt, (int, float)) and not isinstance(alt, bool) and abs(alt) < 1e6:
+        out += [f'exif:GPSAltitudeRef="{1 if alt < 0 else 0}"', f'exif:GPSAltitude="{round(abs(alt) * 100)}/100"']
+    return out
 
 
 # characters XML 1.0 cannot hold at all, even escaped: C0 controls but tab, LF, CR; lone surrogates

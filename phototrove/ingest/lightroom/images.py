@@ -103,6 +103,13 @@ class CatalogImage:
         return f"{self.root}{self.folder}{self.base_name}" + (f".{self.extension}" if self.extension else "")
 
     @property
+    def folder_parts(self) -> list[str]:
+        """Where the original sits as Lightroom shows it: the root folder's name, then the folders
+        below it (`['Photos', '2019', 'Beach']`)."""
+        root = self.root_name or os.path.basename(self.root.rstrip("/\\")) or "root"
+        return [root] + [p for p in re.split(r"[/\\]", self.folder) if p]
+
+    @property
     def file_name(self) -> str:
         return os.path.basename(self.path)
 
@@ -124,6 +131,7 @@ class CatalogImage:
             "focal_length": self.focal_length, "aperture": self.aperture, "shutter": self.shutter,
             "iso": self.iso, "original_path": self.path, "original_name": self.file_name,
             "copy_name": self.copy_name, "file_format": self.file_format,
+            "lr_folder": "/".join(self.folder_parts) if self.root or self.folder else None,
             "lr_image_id": self.image_id if self.image_id > 0 else None,   # not the stand-in id of a file alone
             "lr_master_id": self.master,   # a virtual copy: it joins its master's stack
         }

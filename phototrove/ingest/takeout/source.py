@@ -76,6 +76,9 @@ class TakeoutSource(Source):
             return open_regular(loc.path)
         return self.archives.open_seekable(loc.path, loc.entry)
 
+    def stored_span(self, loc: Location) -> tuple[int, int] | None:
+        return self.archives.stored_span(loc.path, loc.entry) if loc.entry else None
+
     def copy_of(self, loc: Location) -> tuple[str, str] | None:
         orig = self.found.twins.get((loc.path, loc.entry))
         if orig is not None and self.archives.raw_equal((loc.path, loc.entry), orig):
