@@ -27,6 +27,7 @@ from ..library import write_atomic
 from ..media.kinds import media_for_name
 from ..media.sniff import HEAD_BYTES, sniff
 from .naming import safe_part
+from .originals import original_name
 
 CHUNK = 1 << 20
 _SNIFFED = {"jpeg": ".jpg", "heif": ".heic", "tiff": ".tif", "raw": ""}   # format -> extension
@@ -151,14 +152,9 @@ def open_name(rec: dict, loc, kind: str, head: bytes) -> str:
     catalog; a Takeout photo by its title (the name it was uploaded under) when the member carries
     that name (clipped, numbered `(1)`), else by the member's own name (an `-edited` copy); always
     with the extension of what the bytes are. Made safe for any file system (naming.safe_part)."""
-    meta = loc.meta or {}
-    if kind == "lrprev":
-        original = meta.get("original_name")
-        stem = os.path.splitext(original)[0] if isinstance(original, str) and original else \
-            str(meta.get("lr_uuid") or rec["hash"][:16])
-        if meta.get("lr_master_id"):
-            stem += f" ({meta.get('copy_name') or 'Virtual Copy'})"
-        return _named(stem, ".jpg")
+    if kind == "lrprev":   # named exactly as export and recover name it
+        stem, ext, _original_ext = original_name(kind, loc, None)
+        return _named(stem, ext)
     member = os.path.basename((loc.entry or loc.path).replace("\\", "/"))
     title = ((rec.get("meta") or {}).get("takeout") or {}).get("title")
     name = title if isinstance(title, str) and _carries(member, title) else member
