@@ -36,12 +36,7 @@ def _iso_meta(movie: _Movie, notes: list[str]) -> dict:
         if "loci" in items:
             lat, lon, alt = items["loci"]
             _set_latlon(out, lat, lon, alt)
-    make = _first_text(items, "com.apple.quicktime.make", "com.android.manufacturer", "©mak")
-    model = _first_text(items, "com.apple.quicktime.model", "com.android.model", "©mod")
-    _set_camera(out, make, model)
-    if notes:
-        out["notes"] = notes[:20]
-    return out
+    return _finish(out, items, "©mak", "©mod", notes)
 
 
 def _first_text(items: dict, *keys: str) -> str | None:
@@ -62,8 +57,13 @@ def _tag_meta(tags: dict, fmt: str, notes: list[str]) -> dict:
     for key in ("com.apple.quicktime.location.iso6709", "location", "location-eng"):
         if key in tags and _set_place(out, tags[key], notes):
             break
-    make = _first_text(tags, "com.apple.quicktime.make", "com.android.manufacturer", "make")
-    model = _first_text(tags, "com.apple.quicktime.model", "com.android.model", "model")
+    return _finish(out, tags, "make", "model", notes)
+
+
+def _finish(out: dict, tags: dict, make_key: str, model_key: str, notes: list[str]) -> dict:
+    """Make and model (Apple's and Android's keys first, then the container's own), and the notes."""
+    make = _first_text(tags, "com.apple.quicktime.make", "com.android.manufacturer", make_key)
+    model = _first_text(tags, "com.apple.quicktime.model", "com.android.model", model_key)
     _set_camera(out, make, model)
     if notes:
         out["notes"] = notes[:20]
