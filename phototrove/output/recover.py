@@ -202,10 +202,9 @@ def recover_one(job: Job, writer: Writer) -> tuple[str, int, str | None, str | N
     data, level, note = _complete_jpeg(item)
     if level is not None:
         meta["lr_level"] = level.name
-    segments = preview_segments(with_size(meta, level or item.level, data))
     if item.smart is not None:   # developed to sRGB by LibRaw: no Adobe RGB profile, ColorSpace sRGB
-        segments = preview_segments(with_size({**meta, "color_space": "sRGB"}, item.level, data))
-    head, rest = metadata_prefix(data, **segments)
+        meta["color_space"] = "sRGB"
+    head, rest = metadata_prefix(data, **preview_segments(with_size(meta, level or item.level, data)))
     rel = writer.write(job.rel, head, Body(data=rest), mtime, replace=job.replace)
     return rel, len(head) + len(rest), meta.get("lr_level"), note
 
