@@ -662,6 +662,26 @@ def export(obj: Context, out, text, plus, minus, images, like, limit, min_score,
     finish(summary["errors"] + summary["skipped_vanished"])
 
 
+# -- the web app ----------------------------------------------------------------------------------
+@main.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="The port to listen on (0: any free one).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to listen on. Anything but this machine's loopback needs the token printed at start.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the app in the browser.")
+@click.option("--model", envvar="TROVE_MODEL", default=None,
+              help="The model to search with (default: the one the library was embedded with).")
+@click.pass_obj
+def serve(obj: Context, port, host, open_browser, model) -> None:
+    """Search and browse the library in the browser: a grid by month, search by words or a dropped
+    photo, filters, a full view with metadata and "more like this" to follow. Reads the library
+    only (an ingest may run meanwhile); photos never leave this machine."""
+    from .serve import serve as run
+
+    run(obj.library, host=host, port=port, open_browser=open_browser, model=model, chroma_url=obj.chroma_url,
+        say=lambda m: click.echo(m, err=True), log=obj.say)
+
+
 # -- models ---------------------------------------------------------------------------------------
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per model.")

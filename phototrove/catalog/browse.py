@@ -108,6 +108,14 @@ class BrowseQueries:
             f"SELECT id FROM photos WHERE id {IN_LIST} AND (stack_id IS NULL OR stack_id = id)",
             (id_list(photo_ids),))}
 
+    def gallery_hidden(self, covers_only: bool = True) -> set[int]:
+        """Photos a gallery does not show as tiles of their own: the video half of a live photo, and
+        (covers_only) the members of a stack that are not its cover."""
+        sql = "SELECT id FROM photos WHERE media='video' AND live_of IS NOT NULL"
+        if covers_only:
+            sql += " UNION SELECT id FROM photos WHERE stack_id IS NOT NULL AND stack_id != id"
+        return {r[0] for r in self.db.execute(sql)}
+
     def has_flagged(self, flag: str) -> bool:
         """Whether any photo carries the flag (trashed, archived, locked, partner)."""
         if flag not in FLAGS:
@@ -141,6 +149,24 @@ class BrowseQueries:
         return [r[0] for r in self.db.execute(sql, (value, f"%{value}%"))]
 
     # -- the library as a whole -------------------------------------------------------------------
+    def facets(self, top: int = 500) -> dict:
+        """What a browser's filter chips can offer, with how many present photos each holds."""
+        q = lambda sql: [list(r) for r in self.db.execute(sql, (top,))]  # noqa: E731
+        pres = f"l.{LOCATION_PRESENT}"
+        return {
+            "sources": q(f"SELECT s.id, s.kind, s.root, count(DISTINCT l.photo_id) FROM sources s JOIN locations l "
+                         f"ON l.source_id=s.id WHERE {pres} GROUP BY s.id ORDER BY s.id LIMIT ?"),
+            "albums": q("SELECT a.id, coalesce(a.title, a.key), count(DISTINCT l.photo_id) FROM albums a "
+                        f"JOIN location_albums la ON la.album_id=a.id JOIN locations l ON l.id=la.location_id "
+                        f"WHERE {pres} GROUP BY a.id ORDER BY 2 COLLATE NOCASE LIMIT ?"),
+            "cameras": q("SELECT camera, count(*) FROM photos WHERE camera IS NOT NULL GROUP BY camera "
+                         "ORDER BY 2 DESC LIMIT ?"),
+            "keywords": q("SELECT k.name, count(*) FROM keywords k JOIN photo_keywords pk ON pk.keyword_id=k.id "
+                          "GROUP BY k.id ORDER BY 2 DESC, 1 LIMIT ?"),
+            "people": q("SELECT x.name, count(*) FROM people x JOIN photo_people pp ON pp.person_id=x.id "
+                        "GROUP BY x.id ORDER BY 2 DESC, 1 LIMIT ?"),
+        }
+
     def stats(self) -> dict:
         q = lambda sql, *a: self.db.execute(sql, a).fetchone()[0]  # noqa: E731
         out: dict[str, Any] = {

@@ -53,6 +53,11 @@ class PhotoQueries:
         self.db.execute("UPDATE photos SET width=?, height=?, stored_width=?, stored_height=? WHERE id=?",
                         (width, height, stored_width, stored_height, photo_id))
 
+    def dimensions(self, photo_id: int) -> tuple[int | None, int | None]:
+        """(width, height) as displayed; (None, None) when unknown."""
+        row = self.db.execute("SELECT width, height FROM photos WHERE id=?", (photo_id,)).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
     def set_meta(self, photo_id: int, origin: str, values: dict) -> None:
         """Replace what `origin` says about the photo (None values are dropped)."""
         self.db.execute("DELETE FROM photo_meta WHERE photo_id=? AND origin=?", (photo_id, origin))

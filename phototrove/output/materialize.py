@@ -68,7 +68,7 @@ def _materialize(library, catalog: Catalog, photo_id: int, sources: Sources) -> 
     problems = []
     for loc in locs:
         if plain_file(kinds.get(loc.source_id, "?"), loc.entry):
-            why = _plain_problem(loc)
+            why = plain_problem(loc)
             if why is None:
                 return Path(loc.path)
             problems.append(f"{loc.path}: {why}")
@@ -91,7 +91,7 @@ def _materialize(library, catalog: Catalog, photo_id: int, sources: Sources) -> 
                      + "; ".join(problems))
 
 
-def _plain_problem(loc) -> str | None:
+def plain_problem(loc) -> str | None:
     """Why a plain file cannot be given as the photo now; None: it can."""
     try:
         st = os.stat(loc.path)

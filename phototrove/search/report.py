@@ -43,8 +43,72 @@ def hit_summary(rec: dict) -> dict:
         "favorite": bool(rec.get("favorite")), "title": rec.get("title"), "description": rec.get("description"),
         "size": rec.get("size"), "width": rec.get("width"), "height": rec.get("height"),
         "flags": photo_flags(rec), "media": rec.get("media"), "duration": rec.get("duration"),
-        "stack_size": rec.get("stack_size"),
+        "stack_size": rec.get("stack_size"), "name": display_name(rec, shown[0] if shown else ""),
+        "exposure": exposure_text(rec.get("meta") or {}), "map": map_link(rec.get("lat"), rec.get("lon")),
+        "zone": rec.get("utc_offset"),
     }
+
+
+def display_name(rec: dict, shown: str) -> str:
+    """The name its owner knows the photo by: a Takeout photo's sidecar title (the name it was
+    uploaded with), a Lightroom photo's original file name, else the file's own name."""
+    title = (rec.get("meta") or {}).get("takeout", {}).get("title")
+    if isinstance(title, str) and title.strip() and "/" not in title:
+        return title.strip()
+    return os.path.basename(shown.replace("\\", "/")) or rec["hash"][:12]
+
+
+def exposure_text(meta: dict) -> str | None:
+    """`1/250 s · f/2.8 · 50 mm · ISO 200`, from the first origin that recorded an exposure."""
+    from ..media.exif_write import exposure_fraction
+
+    for values in meta.values():
+        if not isinstance(values, dict) or not any(k in values for k in ("shutter", "aperture", "iso")):
+            continue
+        parts = []
+        shutter = values.get("shutter")
+        if isinstance(shutter, (int, float)) and shutter > 0:
+            f = exposure_fraction(float(shutter))
+            parts.append(f"{f.numerator}/{f.denominator} s" if f is not None and f.numerator == 1 and f.denominator > 1
+                         else f"{float(shutter):g} s")
+        for key, fmt in (("aperture", "f/{:g}"), ("focal_length", "{:g} mm"), ("iso", "ISO {}")):
+            v = values.get(key)
+            if isinstance(v, (int, float)) and v > 0:
+                parts.append(fmt.format(round(v, 1) if key != "iso" else int(v)))
+        return " · ".join(parts) or None
+    return None
+
+
+def map_link(lat, lon) -> str | None:
+    """An OpenStreetMap link to the place (a link the user may follow; nothing is fetched)."""
+    if lat is None or lon is None:
+        return None
+    return f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map=15/{lat:.5f}/{lon:.5f}"
+
+
+def photo_details(rec: dict, locations) -> dict:
+    """Everything the full view shows of a photo: its metadata as labelled rows, and every place
+    it is stored, each present one (`locations`: catalog.present_locations) with its original name."""
+    from ..output.originals import original_name
+
+    s = hit_summary(rec)
+    date = s["taken_at"] and (s["taken_at"].replace("T", " ") + (f" (UTC{s['zone']})" if s["zone"] else ""))
+    rows = [("date", date), ("place", s["place"]), ("camera", s["camera"]), ("lens", s["lens"]),
+            ("exposure", s["exposure"]), ("title", s["title"]), ("description", s["description"]),
+            ("albums", ", ".join(s["albums"])), ("keywords", ", ".join(s["keywords"])),
+            ("people", ", ".join(s["people"])), ("rating", "★" * s["rating"] if s["rating"] else None),
+            ("favorite", "yes" if s["favorite"] else None), ("state", ", ".join(s["flags"])),
+            ("duration", duration_text(s["duration"])),
+            ("size", f"{s['width']}×{s['height']}, {_human(s['size'])}" if s["width"] else _human(s["size"])),
+            ("hash", s["hash"])]
+    places = [{"where": loc.get("label") or location_label(loc["path"], loc.get("entry")), "source": loc["source"],
+               "present": loc["state"] == "ok", "original": None} for loc in rec["locations"]]
+    kinds = {loc["source_id"]: loc["source"] for loc in rec["locations"]}
+    for place, loc in zip(places, locations):   # the present ones come first, in the same order
+        stem, ext, _orig = original_name(kinds.get(loc.source_id, "?"), loc, rec.get("format"))
+        place["original"] = stem + ext
+    return {"meta": [[k, str(v)] for k, v in rows if v], "map": s["map"], "places": places,
+            "paths": s["paths"], "plain": bool(s["files"])}
 
 
 def where_label(rec: dict, present: list[dict]) -> str:
@@ -83,25 +147,15 @@ def _human(n: int | None) -> str:
 
 
 # -- choosing the library gallery's photos ------------------------------------------------------------
-def filtered_photo_ids(catalog: Catalog, index: ChromaIndex, col, where: dict | None, filters, limit: int) -> list[int]:
-    """Present photos, newest first; filters run in Chroma's `where` like a search's do."""
+def filtered_photo_ids(catalog: Catalog, filters, limit: int) -> list[int]:
+    """Present photos, newest first, as a search's filters select them (on the catalog: no index needed)."""
     from .index import SearchError
-    from .filters import haversine_km
+    from .selection import newest_first
 
     if not filters.given():
         return catalog.newest_present_images(limit, include_trashed=filters.include_trashed,
                                              covers_only=filters.stacks)
-    if col is None:
-        raise SearchError("filters need the vector index, and nothing is indexed yet")
-    got = index._call("filtering", col.get, where=where, include=["metadatas"])
-    near = filters.near_point()
-    metas = [m for m in got["metadatas"] if m and "pid" in m and (not near or (m.get("lat") is not None and haversine_km(near[0], near[1], m["lat"], m["lon"]) <= near[2]))]
-    metas.sort(key=lambda m: (m.get("t") is None, -(m.get("t") or 0), -m["pid"]))
-    ids = [int(m["pid"]) for m in metas]
-    present = catalog.present_among(ids)
-    if filters.stacks:   # of a stack, only its cover
-        present &= catalog.stack_covers_among(ids)
-    chosen = [pid for pid in ids if pid in present][:limit]
+    chosen = newest_first(catalog, filters, gallery=True)[0][:limit]
     if not chosen:
         raise SearchError(filters.nothing_matches())
     return chosen
@@ -309,7 +363,6 @@ def library_gallery(library, catalog: Catalog, *, filters, limit: int, model: st
                     chroma_url: str | None = None, show_progress: bool = False,
                     log: Callable[[str], None] = lambda m: None) -> Path:
     """`trove report`: the library (or what the filters select), newest first."""
-    from .filters import build_where
     from .query import open_collection, pick_model
 
     index = ChromaIndex(library, url=chroma_url, readonly=True)
@@ -317,7 +370,7 @@ def library_gallery(library, catalog: Catalog, *, filters, limit: int, model: st
     if catalog.embedding_models():
         model_id, _spec = pick_model(catalog, index, model)
         col = open_collection(catalog, index, model_id)
-    ids = filtered_photo_ids(catalog, index, col, build_where(catalog, filters), filters, limit)
+    ids = filtered_photo_ids(catalog, filters, limit)
     return write_gallery(library, catalog, index, col, model_id, out or library.root / "reports" / "gallery.html",
                          title="phototrove", hits=[(pid, None) for pid in ids], show_progress=show_progress,
                          include_trashed=filters.include_trashed or filters.trashed, log=log)

@@ -54,19 +54,29 @@ def select_photos(library, catalog: Catalog, *, text: str = "", plus=(), minus=(
 def _filtered(catalog: Catalog, filters: Filters, limit: int | None) -> Selection:
     """Present photos matching the filters (all of them without any), newest first, the trash left
     out (and counted) unless asked for."""
+    ids, trashed = newest_first(catalog, filters)
+    if limit:
+        ids = ids[:limit]
+    if not ids and filters.given():
+        raise SearchError(filters.nothing_matches())
+    return Selection(sorted(ids), trashed=trashed, absent=0 if filters.given() else catalog.count_absent(),
+                     what=filters.described() or "every photo")
+
+
+def newest_first(catalog: Catalog, filters: Filters, metas: dict[int, dict] | None = None, *,
+                 gallery: bool = False) -> tuple[list[int], int]:
+    """(present photos matching the filters, newest first and undated last; how many matching photos
+    were left out for being in the trash, unless the trash was asked for). With `gallery`, what a
+    gallery shows: of a stack only its cover (unless filters.stacks is off), not the video half of
+    a live photo. `metas`: item_metadata(catalog), when the caller keeps it."""
+    metas = item_metadata(catalog) if metas is None else metas
     wants_trash = filters.include_trashed or filters.trashed
     where = build_where(catalog, replace(filters, include_trashed=True))
     near = filters.near_point()
-    metas = [m for m in item_metadata(catalog).values()
-             if (where is None or matches(where, m))
-             and (not near or (m.get("lat") is not None and haversine_km(near[0], near[1], m["lat"], m["lon"]) <= near[2]))]
-    kept = [m for m in metas if wants_trash or not m.get("tr")]
+    hidden = catalog.gallery_hidden(covers_only=filters.stacks) if gallery else set()
+    picked = [m for m in metas.values()
+              if m["pid"] not in hidden and (where is None or matches(where, m))
+              and (not near or (m.get("lat") is not None and haversine_km(near[0], near[1], m["lat"], m["lon"]) <= near[2]))]
+    kept = [m for m in picked if wants_trash or not m.get("tr")]
     kept.sort(key=lambda m: (m.get("t") is None, -(m.get("t") or 0), -m["pid"]))
-    if limit:
-        kept = kept[:limit]
-    if not kept and filters.given():
-        raise SearchError(filters.nothing_matches())
-    trashed = 0 if wants_trash else sum(1 for m in metas if m.get("tr"))
-    return Selection(sorted(m["pid"] for m in kept), trashed=trashed,
-                     absent=0 if filters.given() else catalog.count_absent(),
-                     what=filters.described() or "every photo")
+    return [m["pid"] for m in kept], 0 if wants_trash else len(picked) - len(kept)

@@ -10,8 +10,37 @@ from ..catalog import Catalog, location_label
 THUMB_SIDE = 320  # long side, pixels: sharp on a 160-200 px grid tile at 2x, small enough to inline
 
 
-def thumb_path(library, digest: str) -> Path:
-    return library.thumbs_dir / digest[:2] / f"{digest}-{THUMB_SIDE}.jpg"
+# larger renditions (the web app's full view, a gallery's large view): a long side of one of these
+RENDITION_SIDES = (640, 1024, 1600, 2048, 2560, 3840)
+
+
+def thumb_path(library, digest: str, side: int = THUMB_SIDE) -> Path:
+    return library.thumbs_dir / digest[:2] / f"{digest}-{side}.jpg"
+
+
+def rendition_side(wanted: int) -> int:
+    """The cached size that serves a view `wanted` pixels wide: the smallest at least that big."""
+    return next((s for s in RENDITION_SIDES if s >= wanted), RENDITION_SIDES[-1])
+
+
+def ensure_rendition(library, catalog: Catalog, photo_id: int, side: int) -> tuple[Path | None, str | None]:
+    """(an upright JPEG of the photo, `side` pixels on its long side at most, made once and kept in
+    the thumbnail cache; None and why when no present copy decodes). A photo smaller than `side`
+    is kept at its own size."""
+    from ..ingest import Sources
+
+    digest = catalog.hashes_by_id([photo_id]).get(photo_id)
+    if digest is None:
+        return None, "not in the catalog"
+    path = thumb_path(library, digest, side)
+    if path.exists():
+        return path, None
+    w, h = catalog.dimensions(photo_id)
+    short = side * min(w, h) // max(w, h) if w and h else side   # decode no larger than the view needs
+    with Sources(catalog) as adapters:
+        locs = catalog.present_locations(photo_id)
+        sources = {loc.source_id: adapters.of(loc.source_id) for loc in locs}
+        return _make_one(path, locs, sources, catalog.media_of([photo_id]).get(photo_id, "image"), side, short)
 
 
 def ensure_thumbs(library, catalog: Catalog, photo_ids, *, workers: int = 4, show_progress: bool = False,
@@ -59,7 +88,8 @@ def ensure_thumbs(library, catalog: Catalog, photo_ids, *, workers: int = 4, sho
     return out, problems
 
 
-def _make_one(path: Path, locs, sources, media: str) -> tuple[Path | None, str | None]:
+def _make_one(path: Path, locs, sources, media: str, side: int = THUMB_SIDE, min_side: int | None = None
+              ) -> tuple[Path | None, str | None]:
     from PIL import Image
 
     from ..ingest.pixels import location_image
@@ -71,10 +101,11 @@ def _make_one(path: Path, locs, sources, media: str) -> tuple[Path | None, str |
         if source is None:
             continue
         try:
-            image = location_image(source, loc, media, min_side=THUMB_SIDE)  # upright: orientation applied
-            image.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
+            image = location_image(source, loc, media, min_side=min_side or side)  # upright: orientation applied
+            image.thumbnail((side, side), Image.Resampling.LANCZOS)
         except Exception as e:  # whatever a decoder makes of odd bytes: this photo gets a placeholder
             problem = f"{location_label(loc.path, loc.entry)}: {e}"
             continue
-        return write_atomic(path, lambda f: image.save(f, "JPEG", quality=75, optimize=True)), None
+        quality = 75 if side <= THUMB_SIDE else 85
+        return write_atomic(path, lambda f: image.save(f, "JPEG", quality=quality, optimize=side <= THUMB_SIDE)), None
     return None, problem
