@@ -198,6 +198,18 @@ def test_06_strings_that_are_not_utf8_and_library_warnings(trove, tmp_path):
     assert "Warning" not in r.stderr and "warn(" not in r.stderr
 
 
+def test_05_a_tiff_pillow_cannot_open_is_called_damaged_not_unknown(trove, tmp_path):
+    from oracle_corpus import picture, tiff_file
+
+    # Make's value points past the end: exiftool still calls it a TIFF, Pillow does not open it
+    data = tiff_file(picture(40, 30, 1), little=True, big=False, damage="past-end",
+                     ifd0=[(0x010F, 2, "Hasselblad"), (0x0110, 2, "X2D 100C")])
+    write(tmp_path / "pics" / "scan.tif", data)
+    trove("ingest", "folder", tmp_path / "pics", "--no-embed", code=1)
+    errors = trove.json_lines("status", "--errors")
+    assert [(e["kind"], "damaged TIFF" in e["message"]) for e in errors] == [("corrupt", True)], errors
+
+
 def big_endian_tiff(im) -> bytes:
     """An uncompressed RGB TIFF in Motorola byte order (Pillow only writes Intel order)."""
     w, h = im.size
@@ -242,6 +254,17 @@ def test_07_xmp_and_iptc_fields(trove, tmp_path):
     assert [h["id"] for h in hits] == [p["id"]]
     r = trove("search", "x", "--model", "tiny_embedder:make", "--keyword", "Paris", "--min-rating", "5", code=2)
     assert "match" in r.stderr
+
+
+@needs_exiftool
+def test_07_iptc_without_a_charset_is_windows_latin1(trove, tmp_path):
+    photo = rocket(tmp_path, "iptc.jpg")
+    et("-IPTC:Keywords=\u20acuro", "-IPTC:Keywords=caf\u00e9", "-IPTC:ObjectName=\u00c7a co\u00fbte 5 \u20ac", photo)
+    assert b"\x80uro" in photo.read_bytes() and b"\x1b%G" not in photo.read_bytes()   # cp1252, no charset record
+    assert oracle(photo)["IPTC:Keywords"] == ["\u20acuro", "caf\u00e9"]
+    trove("ingest", "folder", photo.parent, "--no-embed")
+    p = listed(trove)["iptc.jpg"]
+    assert (p["keywords"], p["title"]) == (["caf\u00e9", "\u20acuro"], "\u00c7a co\u00fbte 5 \u20ac")
 
 
 @needs_exiftool
@@ -344,6 +367,30 @@ def test_13_width_and_height_are_as_displayed(trove, tmp_path):
 
     stored = Image.open(src / "rocket.jpg").size
     assert (p["stored_width"], p["stored_height"]) == stored and (p["width"], p["height"]) == stored[::-1]
+
+
+@needs_exiftool
+def test_13_tiff_and_avif_sizes_are_as_displayed(trove, tmp_path):
+    from PIL import Image, features
+
+    from fixture_exif import exif_bytes
+
+    src = tmp_path / "pics"
+    src.mkdir()
+    im = Image.open(FIXTURES / "rocket_exif6.jpg").convert("RGB")
+    stored = im.size
+    for name, kw in (("plain.tif", {}), ("lzw.tif", {"compression": "tiff_lzw"})):
+        im.save(src / name, "TIFF", **kw)
+        et("-IFD0:Orientation#=8", src / name)
+        assert oracle(src / name)["Composite:ImageSize"] == f"{stored[0]} {stored[1]}"
+    if features.check("avif"):   # Pillow writes the EXIF orientation as irot, which its reader leaves to viewers
+        im.save(src / "turned.avif", exif=exif_bytes(orientation=6, make="Google", model="Pixel 8"))
+        assert oracle(src / "turned.avif")["QuickTime:Rotation"] in (90, 270)
+    trove("ingest", "folder", src, "--no-embed")
+    got = listed(trove)
+    for name, p in got.items():
+        assert (p["stored_width"], p["stored_height"]) == stored, name
+        assert (p["width"], p["height"]) == stored[::-1], name
 
 
 def test_14_complete_files_are_not_called_truncated(trove, tmp_path):

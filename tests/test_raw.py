@@ -232,6 +232,18 @@ def test_older_fixtures_read(ext):
     assert info.format == ext[1:] and info.exif["taken_local"] == "2019-07-14T10:30:00"
 
 
+@needs_exiftool
+def test_minimal_rw2_fixture_is_an_rw2_to_exiftool(tmp_path):
+    path = tmp_path / "P1000001.RW2"
+    path.write_bytes(mf.tiff_raw(".rw2", 4))
+    out = subprocess.run([EXIFTOOL, "-j", "-n", "-G1", str(path)], capture_output=True, text=True, timeout=60)
+    meta = json.loads(out.stdout)[0]
+    info = probe_raw(path.read_bytes(), name=path.name)
+    assert meta["File:FileType"] == "RW2" and meta["ExifIFD:DateTimeOriginal"] == "2019:07:14 10:30:00"
+    assert f"{info.width} {info.height}" == meta["Composite:ImageSize"]
+    assert (info.exif["taken_local"], info.exif["camera"]) == ("2019-07-14T10:30:00", "Panasonic DMC-GH4")
+
+
 def test_older_raf_and_cr3_fixtures_read():
     raf = probe_raw(mf.raf(2))   # a JPEG without EXIF
     assert raf.format == "raf" and [(p.width, p.height) for p in raf.previews] == [(32, 24)]

@@ -171,6 +171,29 @@ def test_probe_agrees_with_exiftool(name, exif_of):
     assert meta.get("camera") == camera_name(make, model)
 
 
+@needs_exiftool
+def test_xmp_and_text_tags_people_write_into_videos(tmp_path):
+    """Lightroom/digiKam XMP (a top-level uuid box), Apple's Keys and 3GPP/QuickTime user data, as
+    exiftool writes them: read into title, description, keywords, rating and people."""
+    from phototrove.media.probe import probe_media
+
+    def tagged(name, data, *args):
+        path = tmp_path / name
+        path.write_bytes(data)
+        subprocess.run(["exiftool", "-q", "-q", "-overwrite_original", *args, str(path)], check=True)
+        return probe_media("video", path.read_bytes(), name=name)
+
+    p = tagged("lr.mp4", vf.mp4(41), "-XMP-dc:Subject=beach", "-XMP-dc:Subject=dog", "-XMP-dc:Title=Rex",
+               "-XMP-xmp:Rating=4", "-XMP-iptcExt:PersonInImage=Erik")
+    assert (p.xmp["keywords"], p.xmp["title"], p.xmp["rating"]) == (["beach", "dog"], "Rex", 4)
+    assert p.xmp["people"] == ["Erik"]
+    p = tagged("keys.mov", vf.mov(42, apple_date="2022-07-07T17:07:07+0200"), "-Keys:Title=Keys title",
+               "-Keys:Keywords=alps", "-Keys:Description=Keys text")
+    assert (p.exif["title"], p.exif["description"], p.exif["keywords"]) == ("Keys title", "Keys text", ["alps"])
+    p = tagged("udta.mov", vf.mov(43), "-UserData:Title=QuickTime title", "-UserData:Description=3GPP text")
+    assert (p.exif["title"], p.exif["description"]) == ("QuickTime title", "3GPP text")
+
+
 def test_apple_wall_clock_wins_over_the_utc_movie_time():
     info = probe_video(fixture("iphone.mov"))
     assert (info.meta["taken_local"], info.meta["utc_offset"]) == ("2019-07-14T12:30:00", "+02:00")

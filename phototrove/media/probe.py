@@ -46,7 +46,11 @@ def probe_media(media: str, data: bytes | memoryview, *, size: int | None = None
 
         v = probe_video(data, size=size, tail=tail, name=name)
         meta = dict(v.meta)
-        return Probe(v.format.upper(), v.width or 0, v.height or 0, meta, {}, v.stored_width, v.stored_height,
+        xmp_notes: list[str] = []
+        xmp = read_xmp(v.xmp, xmp_notes)
+        if xmp_notes:
+            meta["notes"] = (meta.get("notes", []) + xmp_notes)[:20]
+        return Probe(v.format.upper(), v.width or 0, v.height or 0, meta, xmp, v.stored_width, v.stored_height,
                      duration=v.duration, codec=v.codec)
     p = probe(data, size=size, tail=tail)
     if p.format in ("JPEG", "MPO"):
@@ -98,6 +102,7 @@ def probe(data: bytes | memoryview, *, size: int | None = None, tail: bytes | No
         with collect_warnings() as caught:
             with Image.open(io.BytesIO(data)) as im:
                 fmt, (width, height) = im.format or "?", im.size
+                turned = type(im).__module__.startswith("pillow_heif")   # libheif applies irot/imir/clap
         notes += caught
     except Image.DecompressionBombError as e:
         raise MediaError("too-large", f"image too large to decode safely ({e})") from None
@@ -106,6 +111,9 @@ def probe(data: bytes | memoryview, *, size: int | None = None, tail: bytes | No
         if head is not None and head[1]:
             raise MediaError("unsupported", "unsupported variant: "
                              f"{'little' if head[0] else 'big'}-endian BigTIFF") from None
+        if head is not None:
+            raise MediaError("corrupt", "damaged TIFF: its directory cannot be decoded (Pillow does not open it)") \
+                from None
         raise MediaError("not-an-image", "not an image (unrecognised content)") from None
     except Exception as e:  # Pillow's plugins raise anything on damaged headers
         raise MediaError("corrupt", f"unreadable image: {e}") from None
@@ -121,13 +129,17 @@ def probe(data: bytes | memoryview, *, size: int | None = None, tail: bytes | No
     xmp = merge_xmp_iptc(read_xmp(found.xmp, xmp_notes), read_iptc(found.iptc, xmp_notes))
     notes += found.notes + exif.pop("notes", []) + xmp_notes
     stored = (width, height)
-    if fmt == "TIFF":   # Pillow turns some TIFFs (those libtiff decodes) by their orientation already
+    if fmt == "TIFF":   # Pillow gives a TIFF's size turned by its orientation already: IFD0 says what is stored
         stored = _tiff_size(data) or stored
-    if fmt in ("HEIF", "AVIF"):   # Pillow gives the displayed size; the file stores ispe, turned by irot
-        stored = found.size or ((height, width) if found.rotation in (1, 3) else (width, height))
+    turns = found.rotation in (1, 3)
+    if fmt in ("HEIF", "AVIF") and turned:   # pillow-heif's size is the displayed one; the file stores ispe
+        stored = found.size or ((height, width) if turns else (width, height))
         displayed = (width, height)
+    elif fmt in ("HEIF", "AVIF"):            # Pillow's own AVIF reader leaves irot to the viewer
+        stored = found.size or (width, height)
+        displayed = (height, width) if turns else (width, height)
     else:
-        displayed = (height, width) if exif.get("orientation") in (5, 6, 7, 8) else (width, height)
+        displayed = stored[::-1] if exif.get("orientation") in (5, 6, 7, 8) else stored
     if notes:
         exif["notes"] = notes[:20]
     return Probe(fmt, displayed[0], displayed[1], exif, xmp, stored[0], stored[1])

@@ -284,8 +284,8 @@ def read_iptc(records: bytes | None, notes: list[str] | None = None) -> dict:
             return raw.decode("utf-8", "replace").strip()
         try:
             return raw.decode("utf-8").strip()
-        except UnicodeDecodeError:
-            return raw.decode("latin-1").strip()
+        except UnicodeDecodeError:   # no charset declared: Windows Latin-1 (cp1252), as exiftool reads it
+            return raw.decode("cp1252", "replace").strip()
 
     out: dict = {}
     keywords = [text(v) for v in values.get((2, 25), []) if text(v)]

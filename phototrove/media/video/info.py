@@ -15,4 +15,5 @@ class VideoInfo:
     duration: float | None = None       # seconds
     codec: str | None = None            # 'h264', 'hevc', 'mpeg4', 'vp8', 'av1', ...
     meta: dict = field(default_factory=dict)   # catalog keys (taken_local/utc_offset or taken_utc, lat,
-    #                                            lon, alt, camera, make, notes)
+    #                                            lon, alt, camera, make, title, description, keywords, notes)
+    xmp: list[bytes] = field(default_factory=list)   # XMP packets (Adobe's uuid box, QuickTime's udta/XMP_)

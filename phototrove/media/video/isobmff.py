@@ -3,7 +3,7 @@ rotation, duration and codec into a VideoInfo; the movie's metadata items as cat
 from __future__ import annotations
 
 from ..kinds import MediaError
-from .boxes import _find_moov, _Unseen
+from .boxes import _find_moov, _top_boxes, _Unseen
 from .info import VideoInfo
 from .metadata import _iso_meta
 from .moov import _read_moov, _Track
@@ -44,7 +44,24 @@ def _probe_iso(span: _Span, fmt: str) -> VideoInfo:
     if info.duration is None:
         notes.append("duration not recorded in the movie header")
     info.meta = _iso_meta(movie, notes)
+    info.xmp = movie.xmp + _uuid_xmp(span)
     return info
+
+
+XMP_UUID = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
+MAX_XMP = 8 << 20
+
+
+def _uuid_xmp(span: _Span) -> list[bytes]:
+    """XMP packets in top-level `uuid` boxes of Adobe's XMP UUID (where exiftool, Lightroom and
+    Premiere put them), as far as the bytes given reach."""
+    out = []
+    for box in _top_boxes(span)[0]:
+        if box.type == b"uuid" and box.header + 16 <= box.size <= MAX_XMP:
+            body = span.get(box.at + box.header, box.size - box.header)
+            if body is not None and bytes(body[:16]) == XMP_UUID:
+                out.append(bytes(body[16:]))
+    return out
 
 
 def _main_video_track(tracks: list[_Track]) -> _Track | None:

@@ -61,10 +61,21 @@ def _tag_meta(tags: dict, fmt: str, notes: list[str]) -> dict:
 
 
 def _finish(out: dict, tags: dict, make_key: str, model_key: str, notes: list[str]) -> dict:
-    """Make and model (Apple's and Android's keys first, then the container's own), and the notes."""
+    """Make and model (Apple's and Android's keys first, then the container's own), title,
+    description and keywords, and the notes."""
     make = _first_text(tags, "com.apple.quicktime.make", "com.android.manufacturer", make_key)
     model = _first_text(tags, "com.apple.quicktime.model", "com.android.model", model_key)
     _set_camera(out, make, model)
+    for key, names in (("title", ("com.apple.quicktime.title", "©nam", "titl", "title")),
+                       ("description", ("com.apple.quicktime.description", "desc", "©des", "dscp", "description"))):
+        value = _first_text(tags, *names)
+        if value:
+            out[key] = value
+    words = tags.get("com.apple.quicktime.keywords") or tags.get("keyw") or []
+    words = sorted({w.strip() for w in (words if isinstance(words, list) else [words])
+                    if isinstance(w, str) and w.strip()})
+    if words:
+        out["keywords"] = words
     if notes:
         out["notes"] = notes[:20]
     return out

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from .boxes import _children
 
 MAX_KEYS = 1_000           # Apple metadata keys
+LISTS = {"com.apple.quicktime.keywords", "keyw"}   # items that hold several values
 
 
 # -- ISO-BMFF: the movie box --------------------------------------------------------------------------
@@ -32,6 +33,7 @@ class _Movie:
     created: int = 0                # seconds since 1904 (UTC)
     tracks: list[_Track] = field(default_factory=list)
     items: dict = field(default_factory=dict)   # metadata name ('©xyz', 'com.apple.quicktime.make') -> value
+    xmp: list[bytes] = field(default_factory=list)   # udta/XMP_ packets (as Adobe writes MOVs)
 
 
 def _read_moov(moov: bytes, notes: list[str]) -> _Movie:
@@ -134,6 +136,13 @@ def _udta(b: bytes, movie: _Movie, notes: list[str]) -> None:
             _meta(body, movie, notes)
         elif typ == b"loci":
             _loci(body, movie)
+        elif typ == b"XMP_":
+            movie.xmp.append(bytes(body))
+        elif typ in (b"titl", b"dscp") and len(body) > 6:   # 3GPP: version, flags, language, text
+            text = _text(body[6:]) if body[6:8] not in (b"\xfe\xff", b"\xff\xfe") else \
+                bytes(body[6:]).decode("utf-16", "replace").strip("\x00 ") or None
+            if text:
+                movie.items.setdefault(typ.decode(), text)
         elif typ[:1] == b"\xa9":   # QuickTime text: '©xyz', '©mak', '©mod', '©day'
             text = _qt_text(body)
             if text:
@@ -185,9 +194,11 @@ def _meta(b: bytes, movie: _Movie, notes: list[str]) -> None:
         for t2, s2, e2 in _children(b, s, e, notes):
             if t2 == b"data":
                 value = _data_value(b[s2:e2])
-                if value is not None:
+                if value is not None and name in LISTS:   # one data box per value
+                    movie.items.setdefault(name, []).append(value)
+                elif value is not None:
                     movie.items.setdefault(name, value)
-                break
+                    break
 
 
 def _keys(b: bytes) -> list[str]:
