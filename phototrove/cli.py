@@ -331,7 +331,7 @@ def recover_lrprev(obj: Context, path, out, catalog, dry_run, as_json, workers) 
     from .catalog import location_label
     from .output.recover import describe_recovery, recover_lrprev as run
 
-    from .pipeline import read_places
+    from .output.export import read_places
 
     summary, result = run(path, out, catalog=catalog, dry_run=dry_run, workers=workers, show_progress=not obj.quiet,
                           log=obj.say, keep_out_of=read_places(obj.library), scratch=str(obj.library.scratch_dir))
@@ -383,7 +383,13 @@ def output_options(f):
                      help="Also write the results as an HTML gallery to this file.")(f)
     f = click.option("--open", "open_html", is_flag=True,
                      help="Open the results as a gallery in the browser (with --html, that file).")(f)
-    return f
+    return self_contained_option(f)
+
+
+def self_contained_option(f):
+    return click.option("--self-contained", is_flag=True,
+                        help="Inline the large views in the gallery page too: one file to send, several MB per "
+                             "photo (default: they are written beside it, in PAGE_files/).")(f)
 
 
 def _filters(opts: dict):
@@ -412,7 +418,8 @@ def materialize_option(f):
                              "--paths prints those files, the gallery links them (--json: open_file).")(f)
 
 
-def _print_results(obj: Context, results, *, as_json, paths, html_out, open_html, materialize=False) -> None:
+def _print_results(obj: Context, results, *, as_json, paths, html_out, open_html, materialize=False,
+                   self_contained=False) -> None:
     import shutil
 
     from .search.report import hit_summary
@@ -452,7 +459,7 @@ def _print_results(obj: Context, results, *, as_json, paths, html_out, open_html
         from .search.report import results_gallery
 
         out = results_gallery(obj.library, results, html_out or obj.library.root / "reports" / "last-search.html",
-                              show_progress=not obj.quiet, log=obj.say)
+                              show_progress=not obj.quiet, self_contained=self_contained, log=obj.say)
         obj.say(f"gallery: {out}")
         if open_html:
             _open(out)
@@ -471,7 +478,7 @@ def _print_results(obj: Context, results, *, as_json, paths, html_out, open_html
 @materialize_option
 @click.pass_obj
 def search(obj: Context, text, plus, minus, images, model, limit, min_score, as_json, paths, html_out,
-           open_html, materialize, **opts) -> None:
+           open_html, self_contained, materialize, **opts) -> None:
     """Photos that match TEXT (and/or --image FILE), best first.
 
     Weighted mixes: "2:red car" weighs a term twice; --plus adds terms, --minus subtracts them."""
@@ -484,7 +491,7 @@ def search(obj: Context, text, plus, minus, images, model, limit, min_score, as_
                              model=model, filters=filters, limit=limit, min_score=min_score,
                              chroma_url=obj.chroma_url, title=" ".join(text))
         _print_results(obj, results, as_json=as_json, paths=paths, html_out=html_out, open_html=open_html,
-                       materialize=materialize)
+                       materialize=materialize, self_contained=self_contained)
 
 
 @main.command()
@@ -493,8 +500,8 @@ def search(obj: Context, text, plus, minus, images, model, limit, min_score, as_
 @output_options
 @materialize_option
 @click.pass_obj
-def similar(obj: Context, photo, model, limit, min_score, as_json, paths, html_out, open_html, materialize,
-            **opts) -> None:
+def similar(obj: Context, photo, model, limit, min_score, as_json, paths, html_out, open_html, self_contained,
+            materialize, **opts) -> None:
     """Photos that look like PHOTO (a catalog id, a content-hash prefix or a path). No model runs."""
     from .search.query import run_similar
 
@@ -504,7 +511,7 @@ def similar(obj: Context, photo, model, limit, min_score, as_json, paths, html_o
         results = run_similar(obj.library, catalog, photo, model=model, filters=filters, limit=limit,
                               min_score=min_score, chroma_url=obj.chroma_url)
         _print_results(obj, results, as_json=as_json, paths=paths, html_out=html_out, open_html=open_html,
-                       materialize=materialize)
+                       materialize=materialize, self_contained=self_contained)
 
 
 @main.command("open")
@@ -566,7 +573,7 @@ def index_sync(obj: Context) -> None:
               help="Where to write the page (default: <library>/reports/gallery.html).")
 @click.option("--open", "open_html", is_flag=True, help="Open it in the browser.")
 @click.pass_context
-def report(ctx: click.Context, limit, model, out, open_html, **opts) -> None:
+def report(ctx: click.Context, limit, model, out, open_html, self_contained, **opts) -> None:
     """An HTML gallery of the library (newest first; filters as for search) with "more like this"."""
     if ctx.invoked_subcommand:
         return
@@ -575,9 +582,11 @@ def report(ctx: click.Context, limit, model, out, open_html, **opts) -> None:
     obj: Context = ctx.obj
     with obj.library.reading() as catalog:
         path = library_gallery(obj.library, catalog, filters=_filters(opts), limit=limit, model=model, out=out,
-                               chroma_url=obj.chroma_url, show_progress=not obj.quiet, log=obj.say)
+                               chroma_url=obj.chroma_url, show_progress=not obj.quiet,
+                               self_contained=self_contained, log=obj.say)
     click.echo(str(path))
     if open_html:
+@self_contained_option
         _open(path)
 
 

@@ -184,12 +184,17 @@ def test_gallery_html_escapes_and_inlines_thumbnails(lib, tmp_path):
     assert "<Friends>" not in page  # the album title never appears raw...
     assert "Garden \\u0026 \\u003cFriends\\u003e" in page  # ...only escaped inside the page's JSON
     assert page.count('src="data:image/jpeg;base64,') == 8  # one per result, inlined
-    assert "http://" not in page and "https://" not in page
     data = json.loads(page.split('id="trove-data">', 1)[1].split("</script>", 1)[0])
+    # nothing is fetched from anywhere: the only web addresses are map links to follow
+    assert "http://" not in page and page.count("https://") == page.count("https://www.openstreetmap.org/?mlat=")
+    assert sorted(p["map"] is not None for p in data["photos"].values()).count(True) == 3
     assert all(len(v) >= 1 for v in data["near"].values())  # "more like this" precomputed for each result
     assert ["albums", "Garden & <Friends>"] in [row for p in data["photos"].values() for row in p["meta"]]
-    thumbs = list((trove.library / "thumbs").rglob("*.jpg"))
-    assert len(thumbs) == 8
+    assert len(list((trove.library / "thumbs").rglob("*-320.jpg"))) == 8
+    # the lightbox shows a real 1600-px rendition, written beside the page
+    large = {p["large"] for p in data["photos"].values()}
+    assert len(large) == 8 and all(u.startswith("g_files/") for u in large)
+    assert sorted(f.name for f in (tmp_path / "g_files").iterdir()) == sorted(u.split("/")[1] for u in large)
 
 
 def test_thumbnail_is_upright(lib):

@@ -145,3 +145,73 @@ def test_gallery_in_headless_chromium(tmp_path):
     assert errors == []
     urls = [e["params"]["request"]["url"] for e in browser.events if e.get("method") == "Network.requestWillBeSent"]
     assert urls and all(u.startswith(("file:", "data:")) for u in urls), urls
+
+
+def test_library_gallery_months_large_views_arrows_and_phone(tmp_path):
+    """`trove report`: month headers, a lightbox showing the 1600-px rendition written beside the
+    page, a close button that stands out in light mode, previous/next by arrows and on screen, and
+    3-4 columns on a phone."""
+    trove, _paths = build_library(tmp_path / "lib", None)
+    page = tmp_path / "out" / "report.html"
+    trove("report", "--out", page)
+    browser = DevTools(tmp_path / "profile")
+    try:
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            browser.send(f"{domain}.enable")
+        browser.send("Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": "light"}])
+        browser.send("Page.navigate", url=page.as_uri())
+        browser.wait_for("Page.loadEventFired")
+        months = browser.eval("[...document.querySelectorAll('.grid .month')].map(h => h.textContent)")
+        assert months == ["May 2021", "March 2020", "July 2019", "No date"], months
+        order = browser.eval("[...document.querySelectorAll('.tile')].map(t => t.dataset.id)")
+        browser.eval(f"location.hash = '#photo-{order[0]}'")
+        time.sleep(0.3)
+        box = browser.eval("""(() => { const img = document.getElementById('lb-img');
+            const close = getComputedStyle(document.querySelector('.lightbox .close'));
+            return {src: img.getAttribute('src'), w: img.naturalWidth, bg: close.backgroundColor, fg: close.color,
+                    next: !document.getElementById('lb-next').hidden, prev: !document.getElementById('lb-prev').hidden,
+                    folder: document.getElementById('lb-folder').textContent}; })()""")
+        assert box["src"].startswith("report_files/") and box["w"] > 0, box
+        assert box["bg"] not in ("rgba(0, 0, 0, 0)", "transparent") and box["fg"] == "rgb(255, 255, 255)", box
+        assert box["next"] and not box["prev"] and box["folder"] == "Garden & <Friends>"
+        for key, want in (("ArrowRight", order[1]), ("ArrowRight", order[2]), ("ArrowLeft", order[1])):
+            for kind in ("keyDown", "keyUp"):
+                browser.send("Input.dispatchKeyEvent", type=kind, key=key, code=key)
+            time.sleep(0.2)
+            assert browser.eval("location.hash") == f"#photo-{want}"
+        browser.eval("document.getElementById('lb-next').click()")
+        time.sleep(0.2)
+        assert browser.eval("location.hash") == f"#photo-{order[2]}"
+        (tmp_path / "out" / "lightbox-light.png").write_bytes(
+            __import__("base64").b64decode(browser.send("Page.captureScreenshot", format="png")["data"]))
+
+        browser.send("Emulation.setDeviceMetricsOverride", width=390, height=844, deviceScaleFactor=3, mobile=True)
+        browser.eval("location.hash = '#'")
+        time.sleep(0.3)
+        columns = browser.eval("getComputedStyle(document.querySelector('.grid')).gridTemplateColumns.split(' ').length")
+        assert 3 <= columns <= 4, columns
+        browser.eval("1")
+    finally:
+        browser.close()
+    errors = [e["params"] for e in browser.events if e.get("method") == "Runtime.exceptionThrown"
+              or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")]
+    assert errors == []
+    urls = [e["params"]["request"]["url"] for e in browser.events if e.get("method") == "Network.requestWillBeSent"]
+    assert all(u.startswith(("file:", "data:")) for u in urls), urls
+
+
+def test_a_big_gallery_links_its_thumbnails_as_lazy_files(tmp_path, monkeypatch):
+    """Over INLINE_MAX photos, thumbnails are files beside the page, loaded as they scroll into view."""
+    from phototrove.search import report
+
+    trove, _paths = build_library(tmp_path / "lib", None)
+    monkeypatch.setattr(report, "INLINE_MAX", 4)
+    page = tmp_path / "big.html"
+    trove("report", "--out", page)
+    html = page.read_text()
+    assert html.count('loading="lazy"') == 8 and "data:image/jpeg" not in html
+    assert len([f for f in (tmp_path / "big_files").iterdir() if f.name.endswith("-320.jpg")]) == 8
+    trove("report", "--out", page, "--self-contained")   # on request: one file, everything inlined
+    html = page.read_text()
+    assert "data:image/jpeg" in html and 'loading="lazy"' not in html and "big_files/" not in html
+    assert not any((tmp_path / "big_files").iterdir())   # the earlier page's pictures are cleaned up

@@ -94,13 +94,14 @@ class BrowseQueries:
             f"SELECT DISTINCT photo_id FROM locations WHERE {LOCATION_PRESENT} AND photo_id {IN_LIST}",
             (id_list(photo_ids),))}
 
-    def newest_present_images(self, limit: int, include_trashed: bool = False, covers_only: bool = True) -> list[int]:
+    def newest_present_images(self, limit: int | None, include_trashed: bool = False, covers_only: bool = True
+                              ) -> list[int]:
         """Present photos, RAWs and videos (not a live photo's video), newest first (undated last);
         trashed ones only when asked for; of a stack only its cover unless `covers_only` is off."""
         return [r[0] for r in self.db.execute(
             f"SELECT p.id FROM photos p WHERE {EMBEDDABLE} AND " + ("" if include_trashed else "NOT p.trashed AND ")
             + ("(p.stack_id IS NULL OR p.stack_id = p.id) AND " if covers_only else "") + present()
-            + " ORDER BY p.taken_at IS NULL, p.taken_at DESC, p.id DESC LIMIT ?", (limit,))]
+            + " ORDER BY p.taken_at IS NULL, p.taken_at DESC, p.id DESC LIMIT ?", (-1 if limit is None else limit,))]
 
     def stack_covers_among(self, photo_ids) -> set[int]:
         """Those of the photos that are in no stack or are their stack's cover."""

@@ -60,13 +60,17 @@ def export_photos(catalog, sources, selection, out: str, options: Options, *, sh
                 raise DiskFull(e.strerror or str(e), f"the disk holding {out}") from None
             raise TroveError(f"cannot write into {out}: {e.strerror or e}") from None
     c = result.counts
+    derivatives = sum(1 for p in plan.photos if p.rec["locations"][0].meta.get("derivative"))
+    if derivatives:   # Apple Photos: the originals are in iCloud (or elsewhere): smaller copies are what there is
+        c["derivatives"] = derivatives
     summary = {"out": out, "layout": options.layout, "selected": selection.what, "photos": len(plan.photos),
                "files": c.get("files", 0), "written": c.get("written", 0), "linked": c.get("linked", 0),
                "symlinked": c.get("symlinked", 0), "copied": c.get("copied", 0),
                "already_there": c.get("already_there", 0), "sidecars": c.get("sidecars", 0),
                "skipped_trashed": selection.trashed, "skipped_absent": selection.absent + len(plan.absent),
                "skipped_vanished": c.get("vanished", 0), "errors": c.get("errors", 0),
-               **{k: c[k] for k in ("would_write", "renamed_around_existing", "exif_dates_set") if k in c}}
+               **{k: c[k] for k in ("would_write", "renamed_around_existing", "exif_dates_set", "derivatives")
+                  if k in c}}
     return summary, result
 
 
@@ -125,7 +129,8 @@ def _account(photo: PhotoPlan, outcome: Outcome, manifest: ManifestLog, result: 
         log(note)
     for job, rel, size, sidecar, how in outcome.files:
         manifest.add({"key": job.key, "file": rel, "bytes": size, "sidecar": sidecar, "link": how,
-                      "hash": photo.rec["hash"], "source": photo.label})
+                      "hash": photo.rec["hash"], "source": photo.label,
+                      **({"derivative": True} if photo.rec["locations"][0].meta.get("derivative") else {})})
         result.add({None: "written", "hard": "linked", "symlink": "symlinked", "copy": "copied"}[how])
         if sidecar is not None and how is None:
             result.add("sidecars")
@@ -153,6 +158,8 @@ def describe_export(s: dict, dry_run: bool) -> str:
             + f", {s['already_there']} already there"
             + (f"; skipped: {', '.join(skipped)}" if skipped else "")
             + f"; {s['errors']} error(s)"
+            + (f"; {s['derivatives']} photo(s) are Apple Photos derivatives (smaller copies: the original is in "
+               "iCloud only or not on this disk)" if s.get("derivatives") else "")
             + (f"; {s['renamed_around_existing']} named -2, -3, ... around files trove did not write"
                if s.get("renamed_around_existing") else ""))
 
@@ -170,4 +177,30 @@ def planned_files(plan: Plan, links: str = "hard"):
             else:
                 action = {"hard": "hard link", "symlink": "symlink", "copy": "copy"}[links] + f" of {first.rel}"
             yield {"photo": photo.rec["id"], "from": photo.label, "file": job.rel, "action": action,
-                   "sidecar": bool(job.prior.get("sidecar")) if job.prior else photo.sidecar}
+                   "sidecar": bool(job.prior.get("sidecar")) if job.prior else photo.sidecar,
+                   **({"derivative": True} if photo.rec["locations"][0].meta.get("derivative") else {})}
+
+
+def export_selection(library, out: str, chosen, *, options: Options, show_progress: bool = True,
+                     log: Callable[[str], None] = lambda m: None) -> tuple[dict, list[dict]]:
+    """Export a selection (search/selection.Selection, or a function of the catalog making one)
+    into `out`, which may lie neither inside the library nor inside any source. Returns the summary
+    and, for a dry run, the files planned."""
+    from ..ingest import Sources
+    places = read_places(library)
+    refuse_inside(out, places, "DIR")
+    with library.reading("nothing to export yet (run `trove ingest ...` first)") as catalog, Sources(catalog) as sources:
+        selection = chosen(catalog) if callable(chosen) else chosen
+        summary, result = export_photos(catalog, sources, selection, out, options, show_progress=show_progress,
+                                        keep_out_of=places, log=log)
+    return summary, list(planned_files(result.plan, options.links)) if options.dry_run else []
+
+
+def read_places(library) -> list[tuple[str, str]]:
+    """(what, folder) of every place trove reads, the library and each source's root: an output
+    folder must not be inside one."""
+    roots = []
+    if library.exists():
+        with library.reading() as catalog:
+            roots = [(f"source [{s['id']}]", s["root"]) for s in catalog.stats()["sources"]]
+    return [("the library", str(library.root))] + roots

@@ -214,6 +214,9 @@ def _records(catalog: Catalog, hits: list[Hit], limit: int, exclude, stacked: bo
     return out
 
 
+NEIGHBOUR_BATCH = 256
+
+
 def neighbours(catalog: Catalog, index: ChromaIndex, col, photo_ids: list[int], model_id: str,
                k: int = 8, include_trashed: bool = False) -> dict[int, list[tuple[int, float]]]:
     """Each photo's k nearest neighbours in the whole index (the trash left out unless asked
@@ -225,12 +228,14 @@ def neighbours(catalog: Catalog, index: ChromaIndex, col, photo_ids: list[int], 
     if not ids:
         return {}
     where = None if include_trashed or not catalog.has_flagged("trashed") else {"tr": {"$ne": True}}
-    res = index._call("the neighbour query", col.query, query_embeddings=np.stack([vecs[p] for p in ids]),
-                      n_results=k + 1, where=where, include=["distances", "metadatas"])
     out: dict[int, list[tuple[int, float]]] = {}
-    for pid, metas, dists in zip(ids, res["metadatas"], res["distances"]):
-        out[pid] = [(int(m["pid"]), 1.0 - float(d)) for m, d in zip(metas, dists)
-                    if m and m.get("pid") not in (None, pid)][:k]
+    for i in range(0, len(ids), NEIGHBOUR_BATCH):   # Chroma's own SQL has a cap on variables per query
+        chunk = ids[i:i + NEIGHBOUR_BATCH]
+        res = index._call("the neighbour query", col.query, query_embeddings=np.stack([vecs[p] for p in chunk]),
+                          n_results=k + 1, where=where, include=["distances", "metadatas"])
+        for pid, metas, dists in zip(chunk, res["metadatas"], res["distances"]):
+            out[pid] = [(int(m["pid"]), 1.0 - float(d)) for m, d in zip(metas, dists)
+                        if m and m.get("pid") not in (None, pid)][:k]
     return out
 
 

@@ -86,31 +86,6 @@ def map_link(lat, lon) -> str | None:
     return f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map=15/{lat:.5f}/{lon:.5f}"
 
 
-def photo_details(rec: dict, locations) -> dict:
-    """Everything the full view shows of a photo: its metadata as labelled rows, and every place
-    it is stored, each present one (`locations`: catalog.present_locations) with its original name."""
-    from ..output.originals import original_name
-
-    s = hit_summary(rec)
-    date = s["taken_at"] and (s["taken_at"].replace("T", " ") + (f" (UTC{s['zone']})" if s["zone"] else ""))
-    rows = [("date", date), ("place", s["place"]), ("camera", s["camera"]), ("lens", s["lens"]),
-            ("exposure", s["exposure"]), ("title", s["title"]), ("description", s["description"]),
-            ("albums", ", ".join(s["albums"])), ("keywords", ", ".join(s["keywords"])),
-            ("people", ", ".join(s["people"])), ("rating", "★" * s["rating"] if s["rating"] else None),
-            ("favorite", "yes" if s["favorite"] else None), ("state", ", ".join(s["flags"])),
-            ("duration", duration_text(s["duration"])),
-            ("size", f"{s['width']}×{s['height']}, {_human(s['size'])}" if s["width"] else _human(s["size"])),
-            ("hash", s["hash"])]
-    places = [{"where": loc.get("label") or location_label(loc["path"], loc.get("entry")), "source": loc["source"],
-               "present": loc["state"] == "ok", "original": None} for loc in rec["locations"]]
-    kinds = {loc["source_id"]: loc["source"] for loc in rec["locations"]}
-    for place, loc in zip(places, locations):   # the present ones come first, in the same order
-        stem, ext, _orig = original_name(kinds.get(loc.source_id, "?"), loc, rec.get("format"))
-        place["original"] = stem + ext
-    return {"meta": [[k, str(v)] for k, v in rows if v], "map": s["map"], "places": places,
-            "paths": s["paths"], "plain": bool(s["files"])}
-
-
 def where_label(rec: dict, present: list[dict]) -> str:
     """Where a photo lives, as its owner would say it: a Lightroom photo's folder in the catalog;
     else its album, else the folder it sits in (the Takeout year folder inside the archive), never a
@@ -162,49 +137,115 @@ def filtered_photo_ids(catalog: Catalog, filters, limit: int) -> list[int]:
 
 
 # -- the gallery --------------------------------------------------------------------------------------
+INLINE_MAX = 500     # photos a page inlines its thumbnails for; a bigger page links them as files, loaded lazily
+LARGE_SIDE = 1600    # the lightbox's rendition (long side, pixels)
+
+
+class PageFiles:
+    """Where a page's pictures go: inlined as data: URIs, or files in `<page>_files/` beside it
+    (hard links to the thumbnail cache where the disk allows), referred to relatively so the page
+    and its folder can be moved or zipped together."""
+
+    def __init__(self, out: Path, inline: bool):
+        self.dir, self.inline, self.used = out.with_name(out.stem + "_files"), inline, set()
+
+    def src(self, path: Path | None, *, inline: bool | None = None) -> str | None:
+        from urllib.parse import quote
+
+        if path is None:
+            return None
+        if self.inline if inline is None else inline:
+            return _data_uri(path)
+        dest = self.dir / path.name
+        if not dest.exists():
+            self.dir.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, dest)
+            except OSError:   # another disk, or no hard links there: a copy
+                write_atomic(dest, lambda f: f.write(path.read_bytes()))
+        self.used.add(dest.name)
+        return quote(self.dir.name) + "/" + quote(path.name)
+
+    def prune(self) -> None:
+        """Remove the pictures an earlier page of the same name used and this one does not."""
+        if self.dir.is_dir():
+            for f in self.dir.iterdir():
+                if f.name not in self.used and f.suffix == ".jpg":
+                    f.unlink(missing_ok=True)
+
+
 def write_gallery(library, catalog: Catalog, index: ChromaIndex, col, model_id: str | None, out, *, title: str,
                   hits: list[tuple[int, float | None]], k: int = 6, show_progress: bool = False,
-                  include_trashed: bool = False, log: Callable[[str], None] = lambda m: None) -> Path:
+                  include_trashed: bool = False, self_contained: bool = False, large: int | None = LARGE_SIDE,
+                  log: Callable[[str], None] = lambda m: None) -> Path:
+    """A gallery of `hits`: tiles (by month when they are not ranked by a score), a lightbox with a
+    `large`-pixel rendition, the metadata, and each photo's k nearest neighbours. Up to INLINE_MAX
+    photos the thumbnails are inlined; the renditions are files beside the page unless
+    `self_contained` (then everything is inlined: one file, larger)."""
     from .query import neighbours as nearest
+    from .thumbs import ensure_thumbs
 
+    out = Path(out)
     ids = [pid for pid, _ in hits]
     near = nearest(catalog, index, col, ids, model_id, k, include_trashed) if col is not None and ids else {}
     extra = [n for pid in ids for n, _ in near.get(pid, []) if n not in set(ids)]
     extra = list(dict.fromkeys(extra))
+    files = PageFiles(out, self_contained or len(ids) + len(extra) <= INLINE_MAX)
     thumbs, problems = ensure_thumbs(library, catalog, ids + extra, log=log, show_progress=show_progress)
-    uris = {pid: _data_uri(p) for pid, p in thumbs.items()}
+    uris = {pid: files.src(p) for pid, p in thumbs.items()}
+    bigs = ensure_thumbs(library, catalog, ids + extra, side=large, log=log, show_progress=show_progress)[0] \
+        if large else {}
     records = {pid: hit_summary(catalog.photo_record(pid)) for pid in ids + extra}
     scores = dict(hits)
+    ranked = any(score is not None for score in scores.values())
 
-    tiles = []
+    tiles, month = [], None
     for rank, pid in enumerate(ids, 1):
         s = records[pid]
-        name = os.path.basename(s["shown_path"]) or s["hash"][:12]
+        if not ranked and _month(s["taken_at"]) != month:
+            month = _month(s["taken_at"])
+            tiles.append(f'<h2 class="month">{_e(month)}</h2>')
         score = scores.get(pid)
         caption = [f'<span class="score">{score:.3f}</span>' if score is not None else "",
                    f'<span class="date">{_e(s["date"] or "")}</span>',
-                   f'<span class="name">{_e(name)}</span>'] + \
+                   f'<span class="name">{_e(s["name"])}</span>'] + \
             [f'<span class="flag">{_e(f)}</span>' for f in s["flags"]] + \
             ([f'<span class="video">▶ {duration_text(s["duration"]) or "video"}</span>'] if s["media"] == "video" else []) + \
             ([f'<span class="stack">{s["stack_size"]} in stack</span>'] if (s["stack_size"] or 0) > 1 else [])
         tiles.append(
             f'<figure class="tile" id="p{pid}" data-id="{pid}">'
-            f'<a href="#photo-{pid}" title="{_e(s["shown_path"])}">{_img(uris.get(pid), name, problems.get(pid))}</a>'
+            f'<a href="#photo-{pid}" title="{_e(s["name"] + (" — " + s["where"] if s["where"] else ""))}">'
+            f'{_img(uris.get(pid), s["name"], problems.get(pid), lazy=not files.inline)}</a>'
             f'<figcaption>{"".join(caption)}</figcaption></figure>')
     data = {
         "photos": {str(pid): {**_lightbox_fields(records[pid], library), "score": scores.get(pid),
-                              **({"thumb": uris.get(pid)} if pid not in scores else {})}
+                              **({"thumb": uris.get(pid)} if pid not in scores else {}),
+                              **({"large": files.src(bigs[pid], inline=self_contained)} if bigs.get(pid) else {})}
                    for pid in ids + extra},
         "near": {str(pid): [[n, round(sc, 4)] for n, sc in near.get(pid, [])] for pid in ids},
+        "order": ids,
     }
     subtitle = f"{len(ids)} photo(s)" + (f" · model {model_id}" if model_id else "") + \
         f" · made {datetime.now().strftime('%Y-%m-%d %H:%M')}"
     body = f'<main class="grid">{"".join(tiles)}</main>' if tiles else '<p class="empty">No photos.</p>'
-    return _write_page(out, title=title, subtitle=subtitle, body=body, data=data)
+    page = _write_page(out, title=title, subtitle=subtitle, body=body, data=data)
+    files.prune()
+    return page
 
 
-def _lightbox_fields(s: dict, library) -> dict:
-    rows = [("date", s["taken_at"]), ("place", s["place"]), ("camera", s["camera"]), ("lens", s["lens"]),
+def _month(taken_at: str | None) -> str:
+    if not taken_at:
+        return "No date"
+    try:
+        return datetime.strptime(taken_at[:7], "%Y-%m").strftime("%B %Y")
+    except ValueError:
+        return "No date"
+
+
+def metadata_rows(s: dict, *, full_hash: bool = False) -> list[list[str]]:
+    """A photo's metadata (hit_summary) as the labelled rows a lightbox or the app's full view shows."""
+    rows = [("date", s["taken_at"] and (s["taken_at"].replace("T", " ") + (f" (UTC{s['zone']})" if s["zone"] else ""))),
+            ("place", s["place"]), ("camera", s["camera"]), ("lens", s["lens"]), ("exposure", s["exposure"]),
             ("title", s["title"]), ("description", s["description"]),
             ("albums", ", ".join(s["albums"])), ("keywords", ", ".join(s["keywords"])),
             ("people", ", ".join(s["people"])),
@@ -212,9 +253,13 @@ def _lightbox_fields(s: dict, library) -> dict:
             ("state", ", ".join(s["flags"])), ("duration", duration_text(s["duration"])),
             ("stack", f"{s['stack_size']} photos (RAW+JPEG, edits or a burst)" if (s["stack_size"] or 0) > 1 else None),
             ("size", f"{s['width']}×{s['height']}, {_human(s['size'])}" if s["width"] else _human(s["size"])),
-            ("hash", s["hash"][:16])]
-    return {"name": os.path.basename(s["shown_path"]) or s["hash"][:12], "date": s["date"],
-            "meta": [[k, str(v)] for k, v in rows if v], "paths": s["paths"], **_open_link(s, library)}
+            ("hash", s["hash"] if full_hash else s["hash"][:16])]
+    return [[k, str(v)] for k, v in rows if v]
+
+
+def _lightbox_fields(s: dict, library) -> dict:
+    return {"name": s["name"], "folder": s["where"], "date": s["date"], "map": s["map"],
+            "meta": metadata_rows(s), "paths": s["paths"], **_open_link(s, library)}
 
 
 def _open_link(s: dict, library) -> dict:
@@ -322,11 +367,11 @@ def _e(text) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _img(uri: str | None, alt: str, problem: str | None = None) -> str:
+def _img(uri: str | None, alt: str, problem: str | None = None, lazy: bool = False) -> str:
     if uri is None:
         why = f'<br><small class="why">{_e(problem)}</small>' if problem else ""
         return f'<div class="nothumb" title="{_e(problem or "")}">{_e(alt)}<br>(no preview){why}</div>'
-    return f'<img src="{uri}" alt="{_e(alt)}">'
+    return f'<img src="{uri}" alt="{_e(alt)}"' + (' loading="lazy" decoding="async">' if lazy else ">")
 
 
 def _data_uri(path: Path | None) -> str | None:
@@ -351,16 +396,17 @@ def _write_page(out, *, title: str, subtitle: str, body: str, data: dict) -> Pat
 
 
 # -- the commands -------------------------------------------------------------------------------------
-def results_gallery(library, results, out, *, show_progress: bool = False,
+def results_gallery(library, results, out, *, show_progress: bool = False, self_contained: bool = False,
                     log: Callable[[str], None] = lambda m: None) -> Path:
     """A gallery of a search's or similar's results (query.Results)."""
     return write_gallery(library, results.catalog, results.index, results.col, results.model_id, out,
                          title=results.title, hits=[(h.photo_id, h.score) for h in results.hits],
-                         show_progress=show_progress, include_trashed=results.include_trashed, log=log)
+                         show_progress=show_progress, include_trashed=results.include_trashed,
+                         self_contained=self_contained, log=log)
 
 
 def library_gallery(library, catalog: Catalog, *, filters, limit: int, model: str | None, out=None,
-                    chroma_url: str | None = None, show_progress: bool = False,
+                    chroma_url: str | None = None, show_progress: bool = False, self_contained: bool = False,
                     log: Callable[[str], None] = lambda m: None) -> Path:
     """`trove report`: the library (or what the filters select), newest first."""
     from .query import open_collection, pick_model
@@ -373,7 +419,8 @@ def library_gallery(library, catalog: Catalog, *, filters, limit: int, model: st
     ids = filtered_photo_ids(catalog, filters, limit)
     return write_gallery(library, catalog, index, col, model_id, out or library.root / "reports" / "gallery.html",
                          title="phototrove", hits=[(pid, None) for pid in ids], show_progress=show_progress,
-                         include_trashed=filters.include_trashed or filters.trashed, log=log)
+                         include_trashed=filters.include_trashed or filters.trashed, self_contained=self_contained,
+                         log=log)
 
 
 def duplicates_report(library, catalog: Catalog, *, threshold: float, model: str | None, out=None,

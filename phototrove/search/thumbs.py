@@ -25,28 +25,17 @@ def rendition_side(wanted: int) -> int:
 
 def ensure_rendition(library, catalog: Catalog, photo_id: int, side: int) -> tuple[Path | None, str | None]:
     """(an upright JPEG of the photo, `side` pixels on its long side at most, made once and kept in
-    the thumbnail cache; None and why when no present copy decodes). A photo smaller than `side`
-    is kept at its own size."""
-    from ..ingest import Sources
-
-    digest = catalog.hashes_by_id([photo_id]).get(photo_id)
-    if digest is None:
-        return None, "not in the catalog"
-    path = thumb_path(library, digest, side)
-    if path.exists():
-        return path, None
-    w, h = catalog.dimensions(photo_id)
-    short = side * min(w, h) // max(w, h) if w and h else side   # decode no larger than the view needs
-    with Sources(catalog) as adapters:
-        locs = catalog.present_locations(photo_id)
-        sources = {loc.source_id: adapters.of(loc.source_id) for loc in locs}
-        return _make_one(path, locs, sources, catalog.media_of([photo_id]).get(photo_id, "image"), side, short)
+    the thumbnail cache; None and why when no present copy decodes)."""
+    paths, problems = ensure_thumbs(library, catalog, [photo_id], side=side, workers=1)
+    return paths.get(photo_id), problems.get(photo_id)
 
 
-def ensure_thumbs(library, catalog: Catalog, photo_ids, *, workers: int = 4, show_progress: bool = False,
-                  log: Callable[[str], None] = lambda m: None) -> tuple[dict[int, Path | None], dict[int, str]]:
+def ensure_thumbs(library, catalog: Catalog, photo_ids, *, side: int = THUMB_SIDE, workers: int = 4,
+                  show_progress: bool = False, log: Callable[[str], None] = lambda m: None
+                  ) -> tuple[dict[int, Path | None], dict[int, str]]:
     """Thumbnail paths for the photos (None where no present copy could be decoded), and for those
-    the reason, to show on their placeholder tile."""
+    the reason, to show on their placeholder tile. With `side`, renditions that size (long side;
+    a photo smaller than that keeps its own size)."""
     from ..ingest import Sources
     from ..progress import progress
 
@@ -59,24 +48,28 @@ def ensure_thumbs(library, catalog: Catalog, photo_ids, *, workers: int = 4, sho
         if digest is None:
             out[pid], problems[pid] = None, "not in the catalog"
             continue
-        path = thumb_path(library, digest)
+        path = thumb_path(library, digest, side)
         if path.exists():
             out[pid] = path
         else:
             todo.append((pid, path, catalog.present_locations(pid)))
-    kinds = catalog.media_of([pid for pid, _path, _locs in todo])
     if not todo:
         return out, problems
+    kinds = catalog.media_of([pid for pid, _path, _locs in todo])
+    dims = {pid: catalog.dimensions(pid) for pid, _path, _locs in todo} if side > THUMB_SIDE else {}
     adapters = Sources(catalog)
     sources = {loc.source_id: adapters.of(loc.source_id) for _pid, _path, locs in todo for loc in locs}
 
     def make(item):
         pid, path, locs = item
-        return pid, _make_one(path, locs, sources, kinds.get(pid, "image"))
+        w, h = dims.get(pid, (None, None))
+        short = side * min(w, h) // max(w, h) if w and h else side   # decode no larger than the view needs
+        return pid, _make_one(path, locs, sources, kinds.get(pid, "image"), side, short)
 
     try:
         with ThreadPoolExecutor(max(1, workers)) as pool, \
-                progress(total=len(todo), desc="thumbnails", unit="photo", enabled=show_progress) as bar:
+                progress(total=len(todo), desc="thumbnails" if side == THUMB_SIDE else f"{side}-px views", unit="photo",
+                         enabled=show_progress) as bar:
             for pid, (path, problem) in pool.map(make, todo):
                 out[pid] = path
                 bar.update()

@@ -15,7 +15,8 @@ from ..catalog import Catalog, duration_text
 from ..search.filters import Filters
 from ..search.index import ChromaIndex, NotIndexed, SearchError, item_metadata
 from ..search.query import check_model, combine, open_collection, pick_model, query, search_terms
-from ..search.report import hit_summary, photo_details
+from ..search.report import hit_summary
+from .details import photo_details
 from ..search.selection import newest_first
 
 PAGE = 120          # tiles per grid page
@@ -31,7 +32,7 @@ class LibraryView:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._metas: tuple[tuple, dict] | None = None   # (catalog file marks, item_metadata)
-        self._orders: dict[tuple, tuple[int, list[int]]] = {}
+        self._orders: dict[tuple, tuple[tuple, list[int]]] = {}   # filters -> (catalog marks, ids newest first)
         self._images = None                             # the image tower, loaded on the first image search
         self.index = ChromaIndex(library, url=chroma_url, readonly=True)
         self.model_id = self.spec = None
@@ -74,28 +75,37 @@ class LibraryView:
         with self._lock:
             if self._metas is None or self._metas[0] != version:
                 self._metas = (version, item_metadata(self.catalog()))
-                self._orders.clear()
             return self._metas[1]
 
     # -- the grid ---------------------------------------------------------------------------------
-    def grid(self, filters: Filters, offset: int = 0, limit: int = PAGE) -> dict:
-        """A page of the library (or what the filters select), newest first."""
+    def order(self, filters: Filters) -> list[int]:
+        """The photos a gallery shows for these filters, newest first; kept until the catalog changes."""
         key = (filters.described(), filters.include_trashed, filters.stacks)
-        metas = self.metas()
+        version = self._version()
         with self._lock:
             cached = self._orders.get(key)
-        if cached is None or cached[0] != id(metas):
-            ids, trashed = newest_first(self.catalog(), filters, metas, gallery=True)
-            cached = (id(metas), ids)
+        if cached is None or cached[0] != version:
+            if filters.given():
+                ids = newest_first(self.catalog(), filters, self.metas(), gallery=True)[0]
+            else:   # the whole library: one query, no filter data needed (cheap while an ingest commits)
+                ids = self.catalog().newest_present_images(None, include_trashed=filters.include_trashed,
+                                                           covers_only=filters.stacks)
+            cached = (version, ids)
             with self._lock:
+                if len(self._orders) > 64:
+                    self._orders.clear()
                 self._orders[key] = cached
-        ids = cached[1]
+        return cached[1]
+
+    def grid(self, filters: Filters, offset: int = 0, limit: int = PAGE) -> dict:
+        """A page of the library (or what the filters select), newest first."""
+        ids = self.order(filters)
         page = ids[offset:offset + limit]
         return {"total": len(ids), "offset": offset, "next": offset + limit if offset + limit < len(ids) else None,
                 "photos": [self.tile(pid) for pid in page]}
 
     def random(self, filters: Filters, n: int = PAGE) -> dict:
-        ids, _ = newest_first(self.catalog(), filters, self.metas(), gallery=True)
+        ids = self.order(filters)
         chosen = random.sample(ids, min(n, len(ids)))
         return {"total": len(chosen), "offset": 0, "next": None, "photos": [self.tile(pid) for pid in chosen]}
 
@@ -219,7 +229,7 @@ class LibraryView:
         """`trove export` of the photos shown (ids) or of everything the filters select, with
         the videos of live photos."""
         from ..output.export import Options
-        from ..pipeline import export_selection
+        from ..output.export import export_selection
         from ..search.selection import Selection
 
         def chosen(cat):

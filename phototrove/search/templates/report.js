@@ -1,8 +1,10 @@
-// Lightbox and "more like this". Values from files are only ever set with textContent / attributes.
+// Lightbox, previous/next and "more like this". Values from files are only ever set with textContent
+// and attributes.
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("trove-data").textContent);
   var box = document.getElementById("lightbox");
+  var order = data.order || [];
   function thumb(id) {
     var p = data.photos[id];
     if (p && p.thumb) return p.thumb;
@@ -14,10 +16,20 @@
     var p = data.photos[id];
     if (!p) { box.hidden = true; return; }
     var img = document.getElementById("lb-img");
-    var src = thumb(id);
+    var src = p.large || thumb(id);
     if (src) { img.src = src; img.hidden = false; } else { img.removeAttribute("src"); img.hidden = true; }
     img.alt = p.name;
     text(document.getElementById("lb-name"), (p.score != null ? p.score.toFixed(3) + "  " : "") + p.name);
+    text(document.getElementById("lb-folder"), p.folder || "");
+    var map = document.getElementById("lb-map");
+    if (p.map) { map.href = p.map; map.hidden = false; } else { map.hidden = true; }
+    var at = order.indexOf(Number(id));
+    [["lb-prev", at - 1], ["lb-next", at + 1]].forEach(function (nav) {
+      var a = document.getElementById(nav[0]);
+      var to = at >= 0 ? order[nav[1]] : undefined;
+      a.hidden = to === undefined;
+      if (to !== undefined) a.href = "#photo-" + to;
+    });
     var table = document.getElementById("lb-meta");
     table.replaceChildren();
     p.meta.forEach(function (kv) {
@@ -57,7 +69,13 @@
   }
   window.addEventListener("hashchange", route);
   document.addEventListener("keydown", function (e) {
-    if (e.key === "Escape" && !box.hidden) location.hash = "#";
+    if (box.hidden) return;
+    if (e.key === "Escape") location.hash = "#";
+    var nav = {ArrowLeft: "lb-prev", ArrowRight: "lb-next"}[e.key];
+    if (nav) {
+      var a = document.getElementById(nav);
+      if (!a.hidden) { location.replace(a.getAttribute("href")); e.preventDefault(); }
+    }
   });
   box.addEventListener("click", function (e) { if (e.target === box) location.hash = "#"; });
   route();
