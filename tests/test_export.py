@@ -461,8 +461,8 @@ def tree_names(out: Path) -> list[str]:
 
 
 def test_sigkill_exactly_between_writing_and_placing(trove, tmp_path):
-    """strace kills the process at the Nth link() (a file complete under its temporary name, not
-    yet or just placed), write() (a header, a manifest line) or copy_file_range() (the image data,
+    """strace kills the process at the Nth link()/linkat() (a file complete without its name or
+    under a temporary one, not yet or just placed), write() (a header, a manifest line) or copy_file_range() (the image data,
     copied by the kernel from the stored zip member): each point resumes to the same tree."""
     if not shutil.which("strace"):
         pytest.skip("strace is needed to kill the process at a chosen system call")
@@ -474,6 +474,7 @@ def test_sigkill_exactly_between_writing_and_placing(trove, tmp_path):
     for trial, (call, nth) in enumerate((("link", 1), ("link", 4), ("link", 9), ("write", 2), ("write", 7),
                                          ("copy_file_range", 1), ("copy_file_range", 6))):
         out = tmp_path / f"out{trial}"
+        call = "link,linkat" if call == "link" else call   # (linkat: an unnamed file given its name)
         killed = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e", f"trace={call}",
                                  "-e", f"inject={call}:signal=KILL:when={nth}", sys.executable, "-m", "phototrove.cli",
                                  "--library", str(trove.library), "-q", "export", str(out), "--workers", "1"],

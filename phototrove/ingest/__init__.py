@@ -8,6 +8,7 @@ KINDS = {
     "folder": ("folder", "FolderSource"),
     "takeout": ("takeout.source", "TakeoutSource"),
     "lrprev": ("lightroom.source", "LrprevSource"),
+    "applephotos": ("applephotos.source", "PhotosSource"),
 }
 # kinds whose adapter gives other bytes than the file's own even for a location outside any archive:
 # a Lightroom preview is read with its orientation (and colour profile) inserted

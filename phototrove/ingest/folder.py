@@ -137,6 +137,10 @@ def folder_sources(paths: list[str], *, exclude=(), no_default_excludes: bool = 
     sources, files = [], {}
     for p in paths:
         p = os.path.abspath(p)
+        if os.path.isdir(p) and p.rstrip(os.sep).lower().endswith((".photoslibrary", ".photolibrary")):
+            from ..errors import UsageError
+
+            raise UsageError(f"{p} is an Apple Photos library, not a folder of photos: use `trove ingest photos '{p}'`")
         if os.path.isdir(p):
             info = {"exclude": list(exclude)} if exclude else {}
             if no_default_excludes:

@@ -1,9 +1,11 @@
 """Stacks: photos that are one moment, shown once. A RAW and the JPEG the camera wrote beside it
 (same folder, same name, taken within 2 s), an edited copy and its original (Takeout's `-edited`,
 in any of its languages), a Lightroom virtual copy and its master, and a burst (the camera's burst
-id, or Pixel's `_BURST<time>` names). The cover is what people would pick to show: an edited copy
-over its original, a JPEG over its RAW, a master over its virtual copies, a burst's `COVER` frame
-(else its first)."""
+id, or Pixel's `_BURST<time>` names), and what a source groups itself (a location's meta `stack`:
+the keys of the groups it is in, e.g. an Apple Photos asset's edit, original and RAW, or a burst).
+The cover is what people would pick to show: what the source calls the cover (meta `stack_cover`),
+an edited copy over its original, a JPEG over its RAW, a master over its virtual copies, a burst's
+`COVER` frame (else its first)."""
 from __future__ import annotations
 
 import os
@@ -50,6 +52,7 @@ def find_stacks(rows: list[Row]) -> list[list[int]]:
     bursts: dict[tuple, list[Row]] = {}
     masters: dict[int, int] = {}
     copies: list[tuple[int, int]] = []
+    grouped: dict[str, list[Row]] = {}
     for r in rows:
         folder, name = os.path.split((r.entry or r.path).replace("\\", "/"))
         stem = split_ext(name)[0]
@@ -61,6 +64,10 @@ def find_stacks(rows: list[Row]) -> list[list[int]]:
             masters[r.meta["lr_image_id"]] = r.photo
         if isinstance(r.meta.get("lr_master_id"), int):
             copies.append((r.meta["lr_master_id"], r.photo))
+        keys = r.meta.get("stack")
+        for key in [keys] if isinstance(keys, str) else keys if isinstance(keys, list) else ():
+            if isinstance(key, str):
+                grouped.setdefault(key, []).append(r)
     for (folder, stem), group in by_name.items():
         raws = [r for r in group if r.media == "raw"]
         stills = [r for r in group if r.media == "image"]
@@ -73,7 +80,7 @@ def find_stacks(rows: list[Row]) -> list[list[int]]:
                 for edited in group:
                     if edited.photo != r.photo:
                         join(edited.photo, r.photo)
-    for members in bursts.values():
+    for members in list(bursts.values()) + list(grouped.values()):
         for r in members[1:]:
             join(members[0].photo, r.photo)
     for master, copy in copies:
@@ -89,7 +96,8 @@ def find_stacks(rows: list[Row]) -> list[list[int]]:
 def _cover_rank(r: Row) -> tuple:
     name = os.path.basename(r.entry or r.path)
     stem = split_ext(name)[0]
-    return (r.meta.get("lr_master_id") is not None,   # a master before its virtual copies
+    return (not r.meta.get("stack_cover"),            # the source's own choice first
+            r.meta.get("lr_master_id") is not None,   # a master before its virtual copies
             not unedited(stem),                       # an edited copy before its original
             "cover" not in name.lower() if _BURST_NAME.search(name) else False,
             {"image": 0, "video": 1, "raw": 2}.get(r.media, 3),   # a JPEG before its RAW

@@ -6,6 +6,9 @@
 - Lightroom: the original's name from the catalog, as `recover` names it: `<name>.jpg` (the file
   is a preview), `IMG_1 (Copy name).jpg` for a virtual copy; a preview not in the catalog by its
   UUID.
+- Apple Photos: the original's name from the library (`IMG_0001.HEIC`, not `<UUID>.heic`), with the
+  extension of the file written: a derivative standing for an original in iCloud is `IMG_0001.jpeg`,
+  an edit `IMG_0001_edited.jpeg`, a live photo's video `IMG_0001.mov`.
 - Anything else: the file's own name.
 """
 from __future__ import annotations
@@ -27,6 +30,8 @@ def original_name(kind: str, loc, fmt: str | None) -> tuple[str, str, str]:
             stem += f" ({m.get('copy_name') or 'Virtual Copy'})"
         return safe_part(stem), ".jpg", ext
     own = (loc.entry or loc.path).replace("\\", "/").rsplit("/", 1)[-1]
+    if kind == "applephotos" and isinstance(loc.meta.get("original_name"), str) and loc.meta["original_name"]:
+        return _apple_name(loc.meta, own)
     stem, ext = split_ext(own)
     if not ext and fmt:
         ext = "." + ("jpg" if fmt.upper() == "JPEG" else fmt.lower())
@@ -41,6 +46,19 @@ def original_name(kind: str, loc, fmt: str | None) -> tuple[str, str, str]:
         stem = t_stem or stem
     ext = "." + safe_part(ext[1:]) if ext else ""
     return safe_part(stem), ext, ext
+
+
+def _apple_name(meta: dict, own: str) -> tuple[str, str, str]:
+    stem, orig = split_ext(meta["original_name"])
+    ext = split_ext(own)[1]
+    if _same_kind(ext, orig) and not meta.get("edited") and not meta.get("derivative"):
+        ext = orig                  # the original itself: named exactly as it was imported
+    elif meta.get("edited"):
+        stem, orig = stem + "_edited", ext
+    elif not meta.get("derivative"):
+        orig = ext                  # the live video or the RAW of a pair: its own kind of file
+    ext = "." + safe_part(ext[1:]) if ext else ""
+    return safe_part(stem), ext, "." + safe_part(orig[1:]) if orig else ext
 
 
 def _same_kind(a: str, b: str) -> bool:
