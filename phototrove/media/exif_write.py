@@ -7,6 +7,7 @@ import re
 import struct
 from datetime import datetime, timedelta
 from fractions import Fraction
+from functools import lru_cache
 
 from .exif import offset_text, utc_offset
 
@@ -40,6 +41,7 @@ _SNAP = math.log(1.02)
 _SPEEDS = tuple((nominal, math.log(nominal), (i - 45) / 3 * math.log(2)) for i, nominal in enumerate(_NOMINAL))
 
 
+@lru_cache(maxsize=1024)   # (a catalog holds a few dozen distinct speeds: each is worked out once)
 def exposure_fraction(seconds: float) -> Fraction | None:
     """The exposure time as a photographer reads it: a standard speed when the value is within 2% of
     its label or of its exact APEX position (Tv = 5/3 is the camera's 1/3 s; so a half-stop camera's
@@ -78,6 +80,7 @@ _MAKES = [(re.compile(p, re.IGNORECASE), make) for p, make in (
 )]
 
 
+@lru_cache(maxsize=1024)
 def derive_make(model: str | None) -> str | None:
     """'Canon EOS 5D Mark III' -> 'Canon', 'NIKON D850' -> 'NIKON CORPORATION', 'ILCE-7M3' -> 'SONY'."""
     if not isinstance(model, str):
@@ -90,18 +93,22 @@ def _ifd(entries: dict[int, tuple[int, int, bytes]], offset: int) -> tuple[bytes
     """One IFD placed at `offset` (from the TIFF header): (directory bytes, its data area)."""
     tags = sorted(entries)
     data_at = offset + 2 + 12 * len(tags) + 4
-    directory, data = [struct.pack(">H", len(tags))], []
+    fmt, values, data = [">H"], [len(tags)], []
     for tag in tags:
         typ, count, raw = entries[tag]
         if len(raw) <= 4:
-            directory.append(struct.pack(">HHI", tag, typ, count) + raw.ljust(4, b"\x00"))
+            fmt.append("HHI4s")   # (4s pads with NULs)
+            values += (tag, typ, count, raw)
         else:
-            directory.append(struct.pack(">HHII", tag, typ, count, data_at))
-            raw += b"\x00" * (len(raw) & 1)
+            fmt.append("HHII")
+            values += (tag, typ, count, data_at)
+            if len(raw) & 1:
+                raw += b"\x00"
             data.append(raw)
             data_at += len(raw)
-    directory.append(b"\x00\x00\x00\x00")  # no next IFD
-    return b"".join(directory), b"".join(data)
+    fmt.append("I")   # no next IFD
+    values.append(0)
+    return _pack("".join(fmt), *values), b"".join(data)
 
 
 def _ifd_size(entries: dict) -> int:
@@ -110,6 +117,29 @@ def _ifd_size(entries: dict) -> int:
         if len(raw) > 4:
             size += len(raw) + (len(raw) & 1)
     return size
+
+
+_pack = struct.pack
+# the entries every block has (what Exif requires of a JPEG: resolution, 72 dpi as no physical size
+# is known; centred chroma, as JPEG encoders subsample; Y Cb Cr components; Flashpix 1.0), built once
+_IFD0_FIXED = {
+    0x011A: (_RATIONAL, 1, _pack(">II", 72, 1)),
+    0x011B: (_RATIONAL, 1, _pack(">II", 72, 1)),
+    0x0128: (_SHORT, 1, _pack(">H", 2)),
+    0x0213: (_SHORT, 1, _pack(">H", 1)),
+}
+_ORIENTATIONS = {o: (_SHORT, 1, _pack(">H", o)) for o in range(1, 9)}
+_EXIF_FIXED = {
+    0x9101: (_UNDEFINED, 4, bytes((1, 2, 3, 0))),
+    0xA000: (_UNDEFINED, 4, b"0100"),
+    # Adobe RGB the way cameras and DCF 2.0 say it: ColorSpace uncalibrated + InteropIndex R03
+    0xA001: (_SHORT, 1, _pack(">H", 0xFFFF)),
+}
+_SRGB = (_SHORT, 1, _pack(">H", 1))
+_INTEROP = {0x0001: _ascii("R03"), 0x0002: (_UNDEFINED, 4, b"0100")}
+_INTEROP_SRGB = {0x0001: _ascii("R98"), 0x0002: (_UNDEFINED, 4, b"0100")}
+_GPS_VERSION = (_BYTE, 4, bytes((2, 3, 0, 0)))
+_POINTER = (_LONG, 1, b"\x00" * 4)
 
 
 def capture_clock(meta: dict) -> tuple[str | None, str | None]:
@@ -145,27 +175,15 @@ def build_exif(meta: dict, software: str = RECOVERED) -> bytes:
     iso, width/height (of the stored image, before orientation), color_space ("sRGB"; else Adobe
     RGB, as Lightroom previews are). The rating goes in XMP (xmp:Rating): the IFD0 Rating tag is
     Microsoft's, not EXIF. `software` names what wrote the block (IFD0 Software)."""
-    # what Exif requires of a JPEG: resolution (72 dpi, no physical size is known), centred chroma
-    # (how JPEG encoders subsample), Y Cb Cr components, Flashpix 1.0
-    ifd0: dict[int, tuple[int, int, bytes]] = {
-        0x011A: (_RATIONAL, 1, struct.pack(">II", 72, 1)),
-        0x011B: (_RATIONAL, 1, struct.pack(">II", 72, 1)),
-        0x0128: (_SHORT, 1, struct.pack(">H", 2)),
-        0x0213: (_SHORT, 1, struct.pack(">H", 1)),
-    }
-    exif: dict[int, tuple[int, int, bytes]] = {
-        0x9101: (_UNDEFINED, 4, bytes((1, 2, 3, 0))),
-        0xA000: (_UNDEFINED, 4, b"0100"),
-        # Adobe RGB the way cameras and DCF 2.0 say it: ColorSpace uncalibrated + InteropIndex R03
-        0xA001: (_SHORT, 1, struct.pack(">H", 0xFFFF)),
-    }
-    interop = {0x0001: _ascii("R03"), 0x0002: (_UNDEFINED, 4, b"0100")}
+    ifd0 = dict(_IFD0_FIXED)
+    exif = dict(_EXIF_FIXED)
+    interop = _INTEROP
     if meta.get("color_space") == "sRGB":   # pixels developed to sRGB (a Smart Preview): ColorSpace 1, R98
-        exif[0xA001] = (_SHORT, 1, struct.pack(">H", 1))
-        interop[0x0001] = _ascii("R98")
+        exif[0xA001] = _SRGB
+        interop = _INTEROP_SRGB
     gps: dict[int, tuple[int, int, bytes]] = {}
     orientation = meta.get("orientation")
-    ifd0[0x0112] = (_SHORT, 1, struct.pack(">H", orientation if orientation in range(1, 9) else 1))
+    ifd0[0x0112] = _ORIENTATIONS.get(orientation, _ORIENTATIONS[1]) if type(orientation) is int else _ORIENTATIONS[1]
     if meta.get("camera"):
         ifd0[0x0110] = _ascii(meta["camera"])
     make = meta.get("make") or derive_make(meta.get("camera"))
@@ -199,7 +217,7 @@ def build_exif(meta: dict, software: str = RECOVERED) -> bytes:
             exif[tag] = (_LONG, 1, struct.pack(">I", meta[key]))
     lat, lon = meta.get("lat"), meta.get("lon")
     if _coordinate(lat, 90) and _coordinate(lon, 180):
-        gps[0x0000] = (_BYTE, 4, bytes((2, 3, 0, 0)))
+        gps[0x0000] = _GPS_VERSION
         gps[0x0001] = _ascii("S" if lat < 0 else "N")
         gps[0x0002] = _rational(_dms(abs(lat)))
         gps[0x0003] = _ascii("W" if lon < 0 else "E")
@@ -209,9 +227,9 @@ def build_exif(meta: dict, software: str = RECOVERED) -> bytes:
             gps[0x0006] = _rational([abs(meta["alt"])], 100)
     # layout: header(8) | IFD0 | Exif IFD | Interop IFD | GPS IFD; pointers are fixed-size, so the
     # sizes are known before their values
-    ifd0[0x8769] = exif[0xA005] = (_LONG, 1, b"\x00" * 4)
+    ifd0[0x8769] = exif[0xA005] = _POINTER
     if gps:
-        ifd0[0x8825] = (_LONG, 1, b"\x00" * 4)
+        ifd0[0x8825] = _POINTER
     exif_at = 8 + _ifd_size(ifd0)
     interop_at = exif_at + _ifd_size(exif)
     gps_at = interop_at + _ifd_size(interop)
@@ -222,8 +240,7 @@ def build_exif(meta: dict, software: str = RECOVERED) -> bytes:
     parts = [b"MM\x00\x2a\x00\x00\x00\x08"]
     for entries, at in ((ifd0, 8), (exif, exif_at), (interop, interop_at), (gps, gps_at)):
         if entries:
-            directory, data = _ifd(entries, at)
-            parts += [directory, data]
+            parts += _ifd(entries, at)
     return b"".join(parts)
 
 
@@ -266,13 +283,19 @@ def exif_datetime(iso: str | None) -> str | None:
     return f"{y}:{mo}:{d} {h}:{mi}:{s}"
 
 
+def _wall(local: str) -> datetime:
+    """'YYYY:MM:DD HH:MM:SS' (as capture_clock gives it) as a datetime, without strptime's cost."""
+    return datetime(int(local[0:4]), int(local[5:7]), int(local[8:10]), int(local[11:13]), int(local[14:16]),
+                    int(local[17:19]))
+
+
 def capture_instant(meta: dict) -> float | None:
     """Epoch seconds of the capture when it is known as an instant: the local wall clock minus its
     UTC offset, else the UTC time; None when only a wall clock without zone is known."""
     local, offset = capture_clock(meta)
     try:
         if local is not None and offset is not None:
-            wall = datetime.strptime(local, "%Y:%m:%d %H:%M:%S") - utc_offset(offset)
+            wall = _wall(local) - utc_offset(offset)
         else:
             wall = _parse_utc(meta.get("taken_utc"))
         return (wall - datetime(1970, 1, 1)) / timedelta(seconds=1) if wall is not None else None

@@ -16,7 +16,8 @@ def capture_mtime(meta: dict) -> float | None:
     local, _offset = capture_clock(meta)
     if not local:
         return None
-    try:
-        return time.mktime(time.strptime(local, "%Y:%m:%d %H:%M:%S")[:8] + (-1,))
+    try:   # ('YYYY:MM:DD HH:MM:SS', checked by capture_clock: read without strptime's cost)
+        return time.mktime((int(local[0:4]), int(local[5:7]), int(local[8:10]), int(local[11:13]),
+                            int(local[14:16]), int(local[17:19]), 0, 0, -1))
     except (ValueError, OverflowError):
         return None

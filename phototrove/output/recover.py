@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
@@ -178,22 +179,24 @@ def recover_one(job: Job, writer: Writer) -> tuple[str, int, str | None, str | N
     mtime = capture_mtime(meta)
     span = _span(item)
     if span is not None and span[2] > HEAD_BYTES:
-        # fast path: the level was found whole by the section walk; check its start, its EOI and
-        # every byte of its image data, build the new header from its first
-        # bytes and let the kernel copy the rest
+        # fast path: the level was found whole by the section walk; one read of it from the page
+        # cache, its start, EOI and every byte of its image data checked, the new header built from
+        # its first bytes, and the rest copied from the preview by the kernel
         path, offset, length = span
         fd = open_fd(path)
         try:
-            first = os.pread(fd, HEAD_BYTES, offset)
-            if first[:2] == b"\xff\xd8" and os.pread(fd, 2, offset + length - 2) == b"\xff\xd9" \
-                    and not _damaged(fd, offset, length):
+            level = _read_into(fd, length, offset)
+            if level is not None and level[:2] == b"\xff\xd8" and level[-2:] == b"\xff\xd9" \
+                    and scan_damage(level) is None:
+                first = bytes(level[:HEAD_BYTES])
+                del level
                 try:
                     segments, rest = split_header(first)
-                except JpegError:
-                    segments = None
-                if segments is not None:
                     head, _ = metadata_prefix(first[:rest] + b"\xff\xd9",
                                               **preview_segments(with_size(meta, item.level, first)))
+                except JpegError:   # (header segments beyond HEAD_BYTES: the path below reads it all)
+                    head = None
+                if head is not None:
                     rel = writer.write(job.rel, head, Body(fd=fd, offset=offset + rest, length=length - rest), mtime,
                                        replace=job.replace)
                     return rel, len(head) + length - rest, meta.get("lr_level"), None
@@ -209,10 +212,23 @@ def recover_one(job: Job, writer: Writer) -> tuple[str, int, str | None, str | N
     return rel, len(head) + len(rest), meta.get("lr_level"), note
 
 
-def _damaged(fd: int, offset: int, length: int) -> bool:
-    """Whether the level's image data hold a marker no decoder gets past (media.jpeg.scan_damage).
-    One pread from the page cache: cheaper than mapping the file for each level."""
-    return scan_damage(os.pread(fd, length, offset)) is not None
+_BUFFERS = threading.local()   # one read buffer per thread (per worker process): reused, never refaulted
+
+
+def _read_into(fd: int, length: int, offset: int) -> memoryview | None:
+    """The `length` bytes at `offset` of `fd`, read into this thread's reusable buffer (a fresh
+    300 KB object per photo costs page faults), or None when the file is shorter now."""
+    buf = getattr(_BUFFERS, "buf", None)
+    if buf is None or len(buf) < length:
+        buf = _BUFFERS.buf = bytearray(max(length, 1 << 20))
+    view = memoryview(buf)[:length]
+    got = 0
+    while got < length:
+        n = os.preadv(fd, [view[got:]], offset + got)
+        if n <= 0:
+            return None
+        got += n
+    return view
 
 
 def _complete_jpeg(item: Item) -> tuple[bytes, Level | None, str | None]:
@@ -280,15 +296,15 @@ def _attempt(job: Job, writer: Writer) -> tuple:
         return None, 0, None, None, getattr(e, "strerror", None) or str(e)
 
 
-_FORKED: tuple | None = None   # (jobs, out) as the forked workers inherit them: nothing is pickled
+_FORKED: tuple | None = None   # (jobs, writer) as the forked workers inherit them: nothing is pickled
 SLICE = 32                     # jobs per task handed to a worker process
 
 
 def _run_slice(start: int) -> list[tuple]:
-    """In a worker process: the jobs [start, start + SLICE) of the inherited list, written through a
-    Writer of its own (the partial-file folder is shared, never cleared here)."""
-    jobs, out = _FORKED
-    writer = Writer(out, fresh=False)
+    """In a worker process: the jobs [start, start + SLICE) of the inherited list, written through
+    the inherited Writer (its folders already open; the partial-file folder is only ever cleared by
+    the parent)."""
+    jobs, writer = _FORKED
     done = []
     for i in range(start, min(start + SLICE, len(jobs))):
         try:
@@ -297,6 +313,14 @@ def _run_slice(start: int) -> list[tuple]:
             done.append((i, None, 0, None, None, DiskFull(e.strerror or str(e), "")))
             break
     return done
+
+
+def _worker_start() -> None:
+    """A forked worker: the objects it inherited (the plan, the catalog) are never garbage, so the
+    collector is told not to walk them again and again."""
+    import gc
+
+    gc.freeze()
 
 
 def _results(todo: list[Job], out: str, writer: Writer, workers: int):
@@ -309,9 +333,9 @@ def _results(todo: list[Job], out: str, writer: Writer, workers: int):
     if procs > 1 and len(todo) >= 4 * SLICE and sys.platform.startswith("linux"):
         import multiprocessing
 
-        _FORKED = (todo, out)
+        _FORKED = (todo, writer)
         try:
-            with multiprocessing.get_context("fork").Pool(procs) as pool:
+            with multiprocessing.get_context("fork").Pool(procs, initializer=_worker_start) as pool:
                 for batch in pool.imap(_run_slice, range(0, len(todo), SLICE)):
                     for i, *r in batch:
                         if isinstance(r[-1], DiskFull):
