@@ -146,7 +146,12 @@ def ingest_options(f):
                      help="auto: MLX on Apple silicon, else ONNX Runtime (best execution provider).")(f)
     f = click.option("--vector-dtype", type=click.Choice(["float32", "float16"]), default="float32",
                      show_default=True, help="How embeddings are stored in the catalog.")(f)
-    f = click.option("--no-embed", is_flag=True, help="Only catalog: skip the embed and index stages.")(f)
+    f = click.option("--no-embed", is_flag=True, help="Only catalog: skip the embed, tag and index stages.")(f)
+    f = click.option("--no-tags", is_flag=True, help="Embed, but add no auto-tags (tags already there are kept).")(f)
+    f = click.option("--vocabulary", type=click.Path(exists=True, dir_okay=False), default=None,
+                     help="A file of concepts (one per line) to auto-tag with besides the built-in ones; the "
+                          "library remembers it.")(f)
+    f = click.option("--vocabulary-only", is_flag=True, help="With --vocabulary: only its concepts.")(f)
     f = click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True,
                      help="Photos per committed batch (and per model call).")(f)
     f = click.option("--workers", type=click.IntRange(1, 64), default=None,
@@ -226,6 +231,19 @@ def ingest_lrprev(obj: Context, path, catalog, **opts) -> None:
     run_ingest(obj, [LrprevSource(os.path.abspath(path), info, scratch=str(obj.library.scratch_dir))], **opts)
 
 
+@ingest.command("photos")
+@click.argument("path", required=False, type=click.Path(exists=True))
+@ingest_options
+@click.pass_obj
+def ingest_photos(obj: Context, path, **opts) -> None:
+    """Ingest an Apple Photos library (`.photoslibrary`, Photos 5 and later; default on macOS:
+    ~/Pictures/Photos Library.photoslibrary), read in place with its albums, keywords, people,
+    places and dates. Originals only in iCloud are read from their local derivatives."""
+    from .ingest.applephotos.source import photos_source
+
+    run_ingest(obj, [photos_source(path, scratch=str(obj.library.scratch_dir))], **opts)
+
+
 # -- status and list ------------------------------------------------------------------------------
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="The counts as one JSON object (the error rows as JSON lines).")
@@ -250,23 +268,6 @@ def status(obj: Context, as_json: bool, show_errors: bool, source_id: int | None
         click.echo(f"library {obj.library.root}: empty (ingest something first)")
     else:
         click.echo("\n".join(describe.status_lines(stats)))
-
-
-@main.command("list")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per photo per line.")
-@click.option("--source", "source_id", type=int, default=None, help="Only photos seen in this source.")
-@click.pass_obj
-def list_photos(obj: Context, as_json: bool, source_id: int | None) -> None:
-    """Every photo with its metadata, content hash, locations, albums and keywords."""
-    if not obj.library.exists():
-        return
-    with obj.library.reading() as catalog:
-        for pid in catalog.iter_photo_ids(source_id):
-            rec = catalog.photo_record(pid)
-            if as_json:
-                emit_json(rec)
-            else:
-                click.echo("\n".join(describe.photo_lines(rec)))
 
 
 # -- sources --------------------------------------------------------------------------------------
@@ -355,6 +356,8 @@ def filter_options(f):
         click.option("--album", "albums", multiple=True, help="In an album whose title contains this (any of several)."),
         click.option("--camera", "cameras", multiple=True, help="Taken with a camera whose name contains this."),
         click.option("--keyword", "keywords", multiple=True, help="Tagged with this keyword (any of several)."),
+        click.option("--tag", "tags", multiple=True,
+                     help="Auto-tagged with this (`trove tags` lists them; any of several)."),
         click.option("--min-rating", type=click.IntRange(0, 5), default=None, help="Rated at least this."),
         click.option("--favorite", is_flag=True, help="Only favorites."),
         click.option("--near", metavar="LAT,LON,KM", help="Taken within KM kilometres of LAT,LON."),
@@ -395,9 +398,34 @@ def self_contained_option(f):
 def _filters(opts: dict):
     from .search.filters import Filters
 
-    return Filters(**{k: opts.pop(k) for k in ("date_from", "date_to", "sources", "albums", "cameras", "keywords",
+    return Filters(**{k: opts.pop(k) for k in ("date_from", "date_to", "sources", "albums", "cameras", "keywords", "tags",
                                               "min_rating", "favorite", "near", "trashed", "archived", "partner",
                                               "include_trashed", "media")}, stacks=not opts.pop("no_stacks"))
+
+
+@main.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per photo per line.")
+@click.option("--text", "words", metavar="TEXT", default=None,
+              help="Only photos whose names, titles, captions, keywords, people or albums hold these words "
+                   "(best match first).")
+@filter_options
+@click.pass_obj
+def list_photos(obj: Context, as_json: bool, words: str | None, **opts) -> None:
+    """Every photo with its metadata, content hash, locations, albums, keywords and auto-tags; with
+    filters (those of `search`) or --text, the present photos they select, newest first. Works on
+    a library that is not embedded."""
+    from .search.selection import listed_photos
+
+    if not obj.library.exists():
+        return
+    filters = _filters(opts)
+    with obj.library.reading() as catalog:
+        for pid in listed_photos(catalog, filters, words):
+            rec = catalog.photo_record(pid)
+            if as_json:
+                emit_json(rec)
+            else:
+                click.echo("\n".join(describe.photo_lines(rec)))
 
 
 def _open(path) -> None:
@@ -424,6 +452,8 @@ def _print_results(obj: Context, results, *, as_json, paths, html_out, open_html
 
     from .search.report import hit_summary
 
+    if results.note:
+        obj.say(f"note: {results.note}")
     if results.unindexed:
         obj.say(f"note: {results.unindexed} embedded photo(s) are not in the index yet; `trove index sync` adds them")
     done, images = results.coverage
@@ -440,7 +470,7 @@ def _print_results(obj: Context, results, *, as_json, paths, html_out, open_html
     if as_json:
         for rank, score, s in rows:
             extra = {"open_file": str(files[s["id"]]) if s["id"] in files else None} if materialize else {}
-            emit_json({"rank": rank, "score": round(score, 4), "id": s["id"], **s, **extra})
+            emit_json({"rank": rank, "score": None if score is None else round(score, 4), "id": s["id"], **s, **extra})
     elif paths:
         for _rank, _score, s in rows:
             if not materialize:
@@ -473,13 +503,18 @@ def _print_results(obj: Context, results, *, as_json, paths, html_out, open_html
 @click.option("--minus", multiple=True, metavar="TEXT", help="Unlike this ('beach' --minus 'people').")
 @click.option("--image", "images", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Like this image file (need not be in the library; repeatable).")
+@click.option("--semantic", "match", flag_value="semantic", help="Only by what the photos show (the model).")
+@click.option("--text", "match", flag_value="text",
+              help="Only by the words of names, titles, captions, keywords, people and albums (no model).")
 @filter_options
 @output_options
 @materialize_option
 @click.pass_obj
-def search(obj: Context, text, plus, minus, images, model, limit, min_score, as_json, paths, html_out,
+def search(obj: Context, text, plus, minus, images, match, model, limit, min_score, as_json, paths, html_out,
            open_html, self_contained, materialize, **opts) -> None:
-    """Photos that match TEXT (and/or --image FILE), best first.
+    """Photos that match TEXT (and/or --image FILE), best first: by what they show (the model) and
+    by the words of their names, titles, captions, keywords, people and albums, the two rankings
+    combined; the `match` column says which found each.
 
     Weighted mixes: "2:red car" weighs a term twice; --plus adds terms, --minus subtracts them."""
     from .search.query import run_search, search_terms
@@ -489,7 +524,7 @@ def search(obj: Context, text, plus, minus, images, model, limit, min_score, as_
     with obj.library.reading() as catalog:
         results = run_search(obj.library, catalog, terms=search_terms(" ".join(text), plus, minus), images=images,
                              model=model, filters=filters, limit=limit, min_score=min_score,
-                             chroma_url=obj.chroma_url, title=" ".join(text))
+                             chroma_url=obj.chroma_url, title=" ".join(text), match=match or "both")
         _print_results(obj, results, as_json=as_json, paths=paths, html_out=html_out, open_html=open_html,
                        materialize=materialize, self_contained=self_contained)
 
@@ -572,6 +607,7 @@ def index_sync(obj: Context) -> None:
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Where to write the page (default: <library>/reports/gallery.html).")
 @click.option("--open", "open_html", is_flag=True, help="Open it in the browser.")
+@self_contained_option
 @click.pass_context
 def report(ctx: click.Context, limit, model, out, open_html, self_contained, **opts) -> None:
     """An HTML gallery of the library (newest first; filters as for search) with "more like this"."""
@@ -586,7 +622,6 @@ def report(ctx: click.Context, limit, model, out, open_html, self_contained, **o
                                self_contained=self_contained, log=obj.say)
     click.echo(str(path))
     if open_html:
-@self_contained_option
         _open(path)
 
 
@@ -669,6 +704,27 @@ def export(obj: Context, out, text, plus, minus, images, like, limit, min_score,
     else:
         click.echo(describe_export(summary, dry_run))
     finish(summary["errors"] + summary["skipped_vanished"])
+
+
+# -- auto-tags ------------------------------------------------------------------------------------
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per tag.")
+@click.option("--include-trashed", is_flag=True, help="Count trashed photos too.")
+@click.pass_obj
+def tags(obj: Context, as_json: bool, include_trashed: bool) -> None:
+    """The auto-tags the model gave the photos, most common first, with how many photos carry each
+    (`--tag T` on search, report, list and export selects them)."""
+    if not obj.library.exists():
+        return
+    with obj.library.reading() as catalog:
+        counts = catalog.tag_counts(include_trashed)
+    for name, n in counts:
+        if as_json:
+            emit_json({"tag": name, "photos": n})
+        else:
+            click.echo(f"{n:>8}  {name}")
+    if not counts and not as_json:
+        obj.say("no auto-tags yet: they are added by `trove ingest` after embedding (unless --no-tags)")
 
 
 # -- the web app ----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The one driver of work: discover -> read (hash, metadata) -> embed -> index.
+"""The one driver of work: discover -> read (hash, metadata) -> embed -> tag -> index.
 
 Every stage works in batches and commits each batch as it finishes, and every stage picks its work
 from the catalog's state (locations 'new', photos without an embedding, embeddings not indexed), so a
@@ -34,7 +34,7 @@ KEEP_IN_MEMORY = 256 << 20  # items larger than this are hashed as a stream and 
 HEAD_BYTES = 4 << 20
 TAIL_BYTES = 1 << 20
 VIDEO_TAIL_BYTES = 32 << 20  # a long video's `moov` index, written after its data
-STAGES = ("discover", "read", "embed", "index")
+STAGES = ("discover", "read", "embed", "tag", "index")
 FILE_ORIGINS = ("exif", "xmp")   # what the read stage learns from the bytes themselves
 FILENAME_ORIGIN = "filename"
 
@@ -92,7 +92,7 @@ class ReadResult:
 
 class Crawler:
     def __init__(self, catalog: Catalog, *, embedder=None, model_spec: str | None = None, index=None,
-                 workers: int | None = None,
+                 tagger=None, workers: int | None = None,
                  batch_size: int = 32, show_progress: bool = True, log: Callable[[str], None] | None = None,
                  vector_dtype: str = "float32"):
         self.catalog = catalog
@@ -100,6 +100,7 @@ class Crawler:
         self.embedder = embedder
         self.model_spec = model_spec  # how the embedder was loaded: recorded before anything is embedded
         self.index = index
+        self.tagger = tagger   # search.tags.Tagger: auto-tags from the stored embeddings (None: --no-tags)
         self.workers = workers or min(4, os.cpu_count() or 2)
         self.batch_size = batch_size
         self.show_progress = show_progress
@@ -129,8 +130,12 @@ class Crawler:
                         self.catalog.merge_source_info(source_id, remembered)
             if "embed" in stages and self.embedder is not None:
                 self.embed(summary)
+            if "tag" in stages and self.tagger is not None and self.embedder is not None:
+                summary.add("tag.photos", self.tagger.run(self.catalog, self.embedder.model_id,
+                                                          show_progress=self.show_progress))
             if "index" in stages and self.index is not None:
                 self.index_stage(summary)
+            self.catalog.refresh_all_text()   # the words search finds photos by, after what changed
         except sqlite3.Error as e:
             raise explain(e, self.catalog.path) from None
         finally:

@@ -124,9 +124,22 @@ def hits_table(rows, width: int) -> list[str]:
     longest_name = max((len(s["shown_path"].rsplit("/", 1)[-1]) + 2 for _, _, s in rows), default=0)
     where_w = max(len(s["where"]) for _, _, s in rows)
     where_w = max(8, min(24, where_w, width - 34 - min(longest_name, 40)))  # room for the names first
-    fixed = 4 + 2 + 6 + 2 + 16 + 2 + where_w + 2
-    lines = [f"{'#':>4}  {'score':>6}  {'taken':<16}  {'where':<{where_w}}  file"]
+    why = any((s.get("match") or {}).get("text") for _, _, s in rows)   # words matched too: say which
+    fixed = 4 + 2 + 6 + 2 + 16 + 2 + where_w + 2 + (10 if why else 0)
+    lines = [f"{'#':>4}  {'score':>6}  " + (f"{'match':<8}  " if why else "") + f"{'taken':<16}  "
+             f"{'where':<{where_w}}  file"]
     for rank, score, s in rows:
-        lines.append(f"{rank:>4}  {score:6.3f}  {(s['date'] or '-'):<16}  {cut(s['where'], where_w):<{where_w}}  "
+        shown = f"{score:6.3f}" if score is not None else f"{'-':>6}"
+        lines.append(f"{rank:>4}  {shown}  " + (f"{_why(s.get('match')):<8}  " if why else "")
+                     + f"{(s['date'] or '-'):<16}  {cut(s['where'], where_w):<{where_w}}  "
                      f"{middle_cut(s['shown_path'], width - fixed)}")
     return lines
+
+
+def _why(match: dict | None) -> str:
+    """`image`, `name`, `title+`, ...: what found the photo (the model, or a field holding a word)."""
+    if not match or not match.get("text"):
+        return "image"
+    fields = match.get("fields") or ["text"]
+    word = {"names": "name", "description": "caption", "keywords": "keyword", "albums": "album"}.get(fields[0], fields[0])
+    return (word + ("+" if len(fields) > 1 else ""))[:7] + ("*" if match.get("semantic") else "")

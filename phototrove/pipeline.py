@@ -22,6 +22,9 @@ class Options:
     device: str = "auto"
     vector_dtype: str = "float32"
     no_embed: bool = False
+    no_tags: bool = False
+    vocabulary: str | None = None      # a file of concepts extending the built-in vocabulary ...
+    vocabulary_only: bool = False      # ... or replacing it
     batch_size: int = 32
     workers: int | None = None
     show_progress: bool = True
@@ -53,6 +56,8 @@ class SourceRun:
                 + (f", {c['discover.moved']} replaced by a better copy" if c.get("discover.moved") else "") + "; "
                 f"{c.get('read.photos', 0)} photos added, {c.get('read.duplicates', 0)} duplicates")
         line += f"; {c.get('embed.photos', 0)} embedded"
+        if c.get("tag.photos"):
+            line += f"; {c['tag.photos']} tagged"
         if "index.photos" in c:
             line += f"; {c['index.photos']} indexed"
         if c.get("discover.excluded"):
@@ -119,9 +124,20 @@ def ingest(library: Library, sources: list[Source], opts: Options, *, chroma_url
                 f"the library is embedded with model {have[0][0]!r}; --model {opts.model} would embed it a second "
                 f"time with {embedder.model_id!r}: add --add-model to do that on purpose (searches then choose "
                 "with --model), or leave --model out")
+    tagger = None
+    if opts.vocabulary_only and not opts.vocabulary:
+        raise UsageError("--vocabulary-only needs --vocabulary FILE")
+    if not opts.no_embed and not opts.no_tags:
+        from .search.tags import Tagger, VocabularyError, library_vocabulary
+
+        try:
+            tagger = Tagger(library, library_vocabulary(library, opts.vocabulary, opts.vocabulary_only),
+                            model_spec(opts.model), log=opts.log)
+        except VocabularyError as e:
+            raise UsageError(f"--vocabulary {e}") from None
     with library.writing() as catalog:
         index = None if opts.no_embed else ChromaIndex(library, url=chroma_url)
-        crawler = Crawler(catalog, embedder=embedder, model_spec=model_spec(opts.model), index=index,
+        crawler = Crawler(catalog, embedder=embedder, model_spec=model_spec(opts.model), index=index, tagger=tagger,
                           batch_size=opts.batch_size, workers=opts.workers, show_progress=opts.show_progress,
                           log=opts.log, vector_dtype=opts.vector_dtype)
         for source in sources:
@@ -257,4 +273,5 @@ def remove_source(library: Library, source_id: int, *, chroma_url: str | None = 
                 out["note"] = f"{e}; its photos leave the index at the next `trove index sync`"
         with catalog.transaction():
             out["photos_dropped"] = catalog.drop_orphans()
+        catalog.refresh_all_text()
     return out

@@ -160,12 +160,12 @@ def backend(request, tmp_path_factory):
 class Trove:
     """Runs `trove` in-process (click's CliRunner) against one library and Chroma backend."""
 
-    def __init__(self, library: Path, chroma_url: str | None):
-        self.library, self.chroma_url = library, chroma_url
+    def __init__(self, library: Path, chroma_url: str | None, quiet: bool = True):
+        self.library, self.chroma_url, self.quiet = library, chroma_url, quiet
         self.runner = CliRunner(env={"TROVE_MODEL": None, "TROVE_CHROMA_URL": None, "TROVE_LIBRARY": None})
 
     def args(self, *args) -> list[str]:
-        base = ["--library", str(self.library), "-q"]
+        base = ["--library", str(self.library)] + (["-q"] if self.quiet else [])
         if self.chroma_url:
             base += ["--chroma-url", self.chroma_url]
         return base + [str(a) for a in args]
@@ -183,7 +183,9 @@ class Trove:
         return [json.loads(line) for line in self(*args, "--json").stdout.splitlines() if line.strip()]
 
     def names(self, *args) -> list[str]:
-        return [os.path.basename(r["shown_path"]) for r in self.json("search", *args, "--limit", "50")]
+        """The model's ranking alone (the fixture's names hold colour words, which the words-side of
+        a default search would also match: tests of that use `search` without --semantic)."""
+        return [os.path.basename(r["shown_path"]) for r in self.json("search", *args, "--semantic", "--limit", "50")]
 
     def catalog(self):
         from phototrove.catalog import Catalog

@@ -264,7 +264,10 @@ def test_query_before_anything_is_indexed(backend, tmp_path):
 
     write_jpeg(tmp_path / "pics" / "a.jpg", (10, 10, 10), {})
     trove("ingest", "folder", tmp_path / "pics", "--no-embed")
-    assert "nothing is embedded yet" in trove("search", "red", code=3).output
+    assert "nothing is embedded yet" in trove("search", "red", "--semantic", code=3).output
+    # without --semantic, a library that is not embedded is searched by its words, and says so
+    assert trove.json("search", "a")[0]["match"]["fields"] == ["names"]
+    assert "only the words of names" in Trove(tmp_path / "empty", backend, quiet=False)("search", "red").output
 
 
 # -- the index follows the catalog --------------------------------------------------------------------

@@ -94,11 +94,16 @@ def test_random_is_a_sample_of_the_library(colours):
 # -- search, similar ------------------------------------------------------------------------------------
 def test_text_search_with_plus_and_minus(colours):
     s = colours["server"]
-    red = s.json("/api/search?q=red&limit=3")["photos"]
+    red = s.json("/api/search?q=red&limit=3&match=semantic")["photos"]
     assert red[0]["name"] in ("red_rome.jpg", "red_small_copy.jpg") and red[0]["score"] > 0.99
-    assert s.json("/api/search?q=magenta&limit=1")["photos"][0]["name"] == XSS
-    # red + blue = magenta: the XSS-named magenta photo comes first; yellow minus green = red
-    assert s.json("/api/search?q=red&plus=blue&limit=1")["photos"][0]["name"] == XSS
+    assert s.json("/api/search?q=magenta&limit=1&match=semantic")["photos"][0]["name"] == XSS
+    # red + blue = magenta: the XSS-named magenta photo comes first
+    assert s.json("/api/search?q=red&plus=blue&limit=1&match=semantic")["photos"][0]["name"] == XSS
+    # by words too: the title "Colosseum <b>at noon</b>" finds its photo, which the colours cannot
+    found = s.json("/api/search?q=colosseum&limit=3")["photos"]
+    assert found[0]["name"] == "red_rome.jpg" and found[0]["match"]["fields"] == ["title"]
+    assert s.json("/api/search?q=colosseum&limit=3&match=semantic")["photos"][0]["name"] != "red_rome.jpg"
+    assert s.json("/api/search?q=red&match=sideways", 400)["error"]
     # the app ranks as `trove search` does, --plus and --minus included
     for query, args in (("q=yellow&minus=green", ["yellow", "--minus", "green"]),
                         ("q=red&plus=2:green&minus=blue", ["red", "--plus", "2:green", "--minus", "blue"])):
@@ -142,6 +147,12 @@ def test_the_full_view_metadata(colours):
     assert rows["date"] == "2019-07-14 12:00:00 (UTC+02:00)"   # the zone of the place it was taken
     assert rows["camera"] == "Canon EOS 5D" and rows["albums"] == "Trip to Rome" and rows["rating"] == "★★★★★"
     assert rows["title"] == "Colosseum <b>at noon</b>"       # text, escaped by the page, never markup
+    assert "red wine" in rows["auto tags"]                     # the model's tags, apart from the keywords
+    counts = dict(s.json("/api/info")["tags"])
+    assert counts["red wine"] == len(s.json("/api/grid?tag=red+wine")["photos"]) >= 2
+    tagged = {p["name"] for p in s.json("/api/grid?tag=red+wine")["photos"]}
+    both = {p["name"] for p in s.json("/api/grid?tag=red+wine&album=Trip")["photos"]}
+    assert "red_rome.jpg" in both and both == tagged & {"red_rome.jpg", "orange_rome.jpg"}
     assert photo["map"].startswith("https://www.openstreetmap.org/?mlat=41.90")
     assert photo["places"] == [{"where": str(colours["paths"]["red_rome.jpg"]), "source": "folder", "present": True,
                                 "original": "red_rome.jpg"}]
@@ -327,7 +338,8 @@ def test_a_library_not_embedded_is_browsed_and_says_why_it_cannot_search(tmp_pat
         assert "browsing only" in "".join(s.stderr)
         assert s.json("/api/info")["searchable"] is False
         assert s.json("/api/grid")["total"] == 2
-        assert "nothing is embedded yet" in s.json("/api/search?q=red", 400)["error"]
+        # no model: the words of names, captions, keywords and albums still find photos
+        assert names(s.json("/api/search?q=p1")) == ["p1.jpg"]
         assert "nothing is embedded yet" in s.json("/api/similar/1", 400)["error"]
 
 

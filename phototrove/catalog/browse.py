@@ -43,6 +43,9 @@ class BrowseQueries:
         p["people"] = [r[0] for r in self.db.execute(
             "SELECT x.name FROM people x JOIN photo_people pp ON pp.person_id=x.id "
             "WHERE pp.photo_id=? ORDER BY 1", (photo_id,))]
+        p["tags"] = [{"name": r[0], "score": r[1]} for r in self.db.execute(
+            "SELECT t.name, pt.score FROM photo_tags pt JOIN tags t ON t.id=pt.tag_id WHERE pt.photo_id=? "
+            "ORDER BY pt.score DESC, t.name", (photo_id,))]
         p["meta"] = self.meta(photo_id)
         if p.get("stack_id") is not None:
             p["stack"] = {"cover": p["stack_id"], "members": self.stack_members(p["stack_id"])}

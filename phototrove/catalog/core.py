@@ -26,10 +26,12 @@ from .reports import ReportQueries
 from .schema import SchemaError, migrate
 from .sources import SourceQueries
 from .stacks import StackQueries
+from .tags import TagQueries
+from .text import TextQueries
 
 
 class Catalog(SourceQueries, PhotoQueries, ErrorQueries, EmbeddingQueries, BrowseQueries, ReportQueries,
-              StackQueries, ExportQueries):
+              StackQueries, ExportQueries, TagQueries, TextQueries):
     def __init__(self, path: str | Path, *, readonly: bool = False):
         self.path = Path(path)
         if readonly and not self.path.exists():

@@ -151,7 +151,7 @@ class EmbeddingQueries:
 
     def filter_rows(self, photo_ids=None) -> tuple[list[sqlite3.Row], dict[str, list[tuple[int, int]]]]:
         """What the index's filters need of present photos (all when photo_ids is None): their
-        columns, and (photo id, value) pairs of their sources, albums and keywords."""
+        columns, and (photo id, value) pairs of their sources, albums, keywords and auto-tags."""
         scope, args = ("", ()) if photo_ids is None else (" AND {col} " + IN_LIST, (id_list(photo_ids),))
         rows = self.db.execute(
             "SELECT id, taken_at, camera, rating, favorite, lat, lon, trashed, archived, locked, partner, media "
@@ -163,6 +163,7 @@ class EmbeddingQueries:
             "alb": "SELECT DISTINCT l.photo_id, la.album_id FROM locations l JOIN location_albums la "
                    f"ON la.location_id=l.id WHERE l.{LOCATION_PRESENT}" + scope.format(col="l.photo_id"),
             "kw": "SELECT photo_id, keyword_id FROM photo_keywords WHERE 1" + scope.format(col="photo_id"),
+            "tg": "SELECT photo_id, tag_id FROM photo_tags WHERE 1" + scope.format(col="photo_id"),
         }
         return rows, {k: [(r[0], r[1]) for r in self.db.execute(sql + " ORDER BY 1, 2", args)]
                       for k, sql in lists.items()}

@@ -173,6 +173,60 @@ MIGRATIONS: list[str] = [
     ALTER TABLE locations ADD COLUMN item_key TEXT;
     CREATE INDEX locations_item ON locations(source_id, item_key) WHERE item_key IS NOT NULL;
     """,
+    # v8: tags the model finds (zero-shot over a vocabulary: never mixed with the user's keywords),
+    # and the text of each photo (names, title, caption, keywords, people, albums) in an FTS5 index
+    # that triggers keep marked for refreshing whenever what it is made of changes (each mark is
+    # inserted only when absent, not with OR IGNORE: an outer upsert's conflict rule would override it)
+    """
+    CREATE TABLE tags(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+    CREATE TABLE photo_tags(
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        tag_id INTEGER NOT NULL REFERENCES tags(id),
+        score REAL NOT NULL,                -- the calibrated margin by which it cleared its threshold
+        PRIMARY KEY(photo_id, tag_id)
+    );
+    CREATE INDEX photo_tags_tag ON photo_tags(tag_id);
+    CREATE TABLE photo_tagged(              -- tagged with this model and vocabulary (none may have cleared)
+        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        vocabulary TEXT NOT NULL            -- the vocabulary's digest
+    );
+    CREATE VIRTUAL TABLE photo_text USING fts5(names, title, description, keywords, people, albums,
+                                               tokenize='unicode61 remove_diacritics 2');
+    CREATE TABLE text_dirty(photo_id INTEGER PRIMARY KEY);
+    INSERT INTO text_dirty SELECT id FROM photos;
+    CREATE TRIGGER text_photo_new AFTER INSERT ON photos BEGIN
+        INSERT INTO text_dirty SELECT new.id WHERE NOT EXISTS (SELECT 1 FROM text_dirty WHERE photo_id=new.id); END;
+    CREATE TRIGGER text_photo_edit AFTER UPDATE OF title, description ON photos BEGIN
+        INSERT INTO text_dirty SELECT new.id WHERE NOT EXISTS (SELECT 1 FROM text_dirty WHERE photo_id=new.id); END;
+    CREATE TRIGGER text_photo_gone AFTER DELETE ON photos BEGIN
+        INSERT INTO text_dirty SELECT old.id WHERE NOT EXISTS (SELECT 1 FROM text_dirty WHERE photo_id=old.id); END;
+    CREATE TRIGGER text_location_new AFTER INSERT ON locations WHEN new.photo_id IS NOT NULL BEGIN
+        INSERT INTO text_dirty SELECT new.photo_id WHERE NOT EXISTS (SELECT 1 FROM text_dirty WHERE photo_id=new.photo_id); END;
+    CREATE TRIGGER text_location_edit AFTER UPDATE OF path, entry, photo_id, state, meta ON locations BEGIN
+        INSERT INTO text_dirty SELECT new.photo_id WHERE new.photo_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM text_dirty WHERE photo_id=new.photo_id);
+        INSERT INTO text_dirty SELECT old.photo_id WHERE old.photo_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM text_dirty WHERE photo_id=old.photo_id); END;
+    CREATE TRIGGER text_location_gone AFTER DELETE ON locations WHEN old.photo_id IS NOT NULL BEGIN
+        INSERT INTO text_dirty SELECT old.photo_id WHERE NOT EXISTS (SELECT 1 FROM text_dirty WHERE photo_id=old.photo_id); END;
+    CREATE TRIGGER text_keyword_new AFTER INSERT ON photo_keywords BEGIN
+        INSERT INTO text_dirty SELECT new.photo_id WHERE NOT EXISTS (SELECT 1 FROM text_dirty WHERE photo_id=new.photo_id); END;
+    CREATE TRIGGER text_keyword_gone AFTER DELETE ON photo_keywords BEGIN
+        INSERT INTO text_dirty SELECT old.photo_id WHERE NOT EXISTS (SELECT 1 FROM text_dirty WHERE photo_id=old.photo_id); END;
+    CREATE TRIGGER text_person_new AFTER INSERT ON photo_people BEGIN
+        INSERT INTO text_dirty SELECT new.photo_id WHERE NOT EXISTS (SELECT 1 FROM text_dirty WHERE photo_id=new.photo_id); END;
+    CREATE TRIGGER text_person_gone AFTER DELETE ON photo_people BEGIN
+        INSERT INTO text_dirty SELECT old.photo_id WHERE NOT EXISTS (SELECT 1 FROM text_dirty WHERE photo_id=old.photo_id); END;
+    CREATE TRIGGER text_album_new AFTER INSERT ON location_albums BEGIN
+        INSERT INTO text_dirty SELECT photo_id FROM locations WHERE id=new.location_id AND photo_id IS NOT NULL
+            AND photo_id NOT IN (SELECT photo_id FROM text_dirty); END;
+    CREATE TRIGGER text_album_gone AFTER DELETE ON location_albums BEGIN
+        INSERT INTO text_dirty SELECT photo_id FROM locations WHERE id=old.location_id AND photo_id IS NOT NULL
+            AND photo_id NOT IN (SELECT photo_id FROM text_dirty); END;
+    CREATE TRIGGER text_album_title AFTER UPDATE OF title ON albums BEGIN
+        INSERT INTO text_dirty SELECT DISTINCT l.photo_id FROM location_albums la JOIN locations l
+            ON l.id=la.location_id WHERE la.album_id=new.id AND l.photo_id IS NOT NULL
+            AND l.photo_id NOT IN (SELECT photo_id FROM text_dirty); END;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,4 +1,4 @@
-"""Search filters (dates, sources, albums, cameras, keywords, rating, favorite, place) as Chroma
+"""Search filters (dates, sources, albums, cameras, keywords, auto-tags, rating, favorite, place) as Chroma
 `where` clauses, and the same semantics in Python for candidates already fetched."""
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ class Filters:
     albums: tuple[str, ...] = ()
     cameras: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()     # auto-tags (the model's), apart from the user's keywords
     min_rating: int | None = None
     favorite: bool = False
     near: str | None = None  # "LAT,LON,KM"
@@ -35,7 +36,8 @@ class Filters:
         """The filters as they were given: `--from 2019 --album ski`."""
         flags = [("--from", self.date_from), ("--to", self.date_to), ("--min-rating", self.min_rating),
                  ("--near", self.near)] + [(f, v) for f, vs in (("--source", self.sources), ("--album", self.albums),
-                                                              ("--camera", self.cameras), ("--keyword", self.keywords))
+                                                              ("--camera", self.cameras), ("--keyword", self.keywords),
+                                                              ("--tag", self.tags))
                                            for v in vs]
         switches = [f for f, on in (("--favorite", self.favorite), ("--trashed", self.trashed),
                                     ("--archived", self.archived), ("--partner", self.partner)) if on]
@@ -123,6 +125,9 @@ def build_where(catalog: Catalog, f: Filters) -> dict | None:
     if f.keywords:
         ids = _match_ids("--keyword", f.keywords, catalog.match_keywords)
         clauses.append(_any("kw", ids))
+    if f.tags:
+        ids = _match_ids("--tag", f.tags, catalog.match_tags)
+        clauses.append(_any("tg", ids))
     if f.cameras:
         names = _match_ids("--camera", f.cameras, catalog.match_cameras)
         clauses.append({"cam": {"$in": names}} if len(names) > 1 else {"cam": names[0]})

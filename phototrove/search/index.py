@@ -387,7 +387,9 @@ def _under_lock(library, chroma_url: str | None, work, models=()):
             raise SearchError(f"the catalog holds no embeddings for model {unknown[0]!r} "
                               f"(it has: {', '.join(have)})")
         index = ChromaIndex(library, url=chroma_url)
-        return work(catalog, index), index.removed
+        done = work(catalog, index)
+        catalog.refresh_all_text()   # (what is derived from the catalog is all brought in step)
+        return done, index.removed
 
 
 def rebuild_index(library, models=None, *, chroma_url: str | None = None,

@@ -252,6 +252,7 @@ class Results:
     unindexed: int = 0  # embedded photos the index does not hold yet (they cannot be found)
     coverage: tuple[int, int] = (0, 0)  # (present images embedded with the model, present images)
     include_trashed: bool = False  # the trash was asked for (--include-trashed or --trashed)
+    note: str | None = None        # what the user should know about how it was searched
 
 
 def search_terms(text: str, plus=(), minus=()) -> list[tuple[float, str]]:
@@ -260,16 +261,48 @@ def search_terms(text: str, plus=(), minus=()) -> list[tuple[float, str]]:
     return terms + [(-w, t) for w, t in map(weighted, minus)]
 
 
+MATCHES = ("both", "semantic", "text")
+
+
+def ranked(catalog: Catalog, index: ChromaIndex, col, vector, text: str, *, filters: Filters | None = None,
+           limit: int = 20, min_score: float | None = None, match: str = "both") -> list[Hit]:
+    """The best photos for a query: by the model (`vector`), by the words of `text` in the
+    catalog, or both fused (see fusion.py). `vector` None (no model, or --text): words only."""
+    from .fusion import fuse, text_hits
+
+    filters = filters or Filters()
+    semantic = [] if vector is None or match == "text" else \
+        query(catalog, index, col, vector, filters=filters, limit=limit, min_score=min_score)
+    if match == "semantic" or not text.strip():
+        return semantic
+    textual = text_hits(catalog, text, filters, limit)
+    if vector is None and not textual and (build_where(catalog, filters) is not None or filters.near_point()):
+        raise SearchError(filters.nothing_matches())
+    return fuse(catalog, text, semantic, textual, limit)
+
+
 def run_search(library, catalog: Catalog, *, terms: list[tuple[float, str]], images=(), model: str | None = None,
                filters: Filters | None = None, limit: int = 20, min_score: float | None = None,
-               chroma_url: str | None = None, title: str = "") -> Results:
-    """`trove search`: text terms and/or image files -> the best photos. Only the towers the query
-    needs are loaded; the index opens and loads its vectors while the model loads."""
+               chroma_url: str | None = None, title: str = "", match: str = "both") -> Results:
+    """`trove search`: text terms and/or image files -> the best photos, by the model and by the
+    words of the catalog (`match`: both, semantic or text). Only the towers the query needs are
+    loaded; the index opens and loads its vectors while the model loads. A library with nothing
+    embedded is searched by its words."""
     if not terms and not images:
         raise SearchError("nothing to search for: give TEXT or --image FILE (see `trove search --help`)")
     import numpy  # noqa: F401  (before the prefetch thread, so the two threads share no import)
 
+    words = title if terms and terms[0][0] > 0 else ""
     index = ChromaIndex(library, url=chroma_url, readonly=True)
+    if match == "text" or (match == "both" and not images and not catalog.embedding_models()):
+        if not words.strip():
+            raise SearchError("--text searches the words of TEXT: give TEXT")
+        model_id = catalog.default_model()
+        hits = ranked(catalog, index, None, None, words, filters=filters, limit=limit, match="text")
+        note = None if match == "text" else ("nothing is embedded yet: only the words of names, titles, captions, "
+                                             "keywords, people and albums were searched")
+        return Results(hits, f"search: {title}", catalog, index, None, model_id or "", 0,
+                       catalog.coverage(model_id) if model_id else (0, 0), _wants_trash(filters), note)
     model_id, spec = pick_model(catalog, index, model, loading=True)
     index.prefetch(model_id)
     embedder = _load_query_model(index, spec, "both" if terms and images else ("image" if images else "text"))
@@ -280,7 +313,8 @@ def run_search(library, catalog: Catalog, *, terms: list[tuple[float, str]], ima
         parts += [(w, v) for (w, _), v in zip(terms, embedder.encode_texts([t for _, t in terms]))]
     for path in images:
         parts.append((1.0, embedder.encode_images([_query_image(path, embedder.image_size)])[0]))
-    hits = query(catalog, index, col, combine(parts), filters=filters, limit=limit, min_score=min_score)
+    hits = ranked(catalog, index, col, combine(parts), words, filters=filters, limit=limit, min_score=min_score,
+                  match=match)
     title = title or ", ".join(os.path.basename(p) for p in images)
     return Results(hits, f"search: {title}", catalog, index, col, embedder.model_id,
                    catalog.count_unindexed(embedder.model_id), catalog.coverage(embedder.model_id),

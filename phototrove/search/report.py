@@ -45,7 +45,8 @@ def hit_summary(rec: dict) -> dict:
         "flags": photo_flags(rec), "media": rec.get("media"), "duration": rec.get("duration"),
         "stack_size": rec.get("stack_size"), "name": display_name(rec, shown[0] if shown else ""),
         "exposure": exposure_text(rec.get("meta") or {}), "map": map_link(rec.get("lat"), rec.get("lon")),
-        "zone": rec.get("utc_offset"),
+        "zone": rec.get("utc_offset"), "tags": [t["name"] for t in rec.get("tags", [])],
+        **({"match": rec["match"]} if "match" in rec else {}),
     }
 
 
@@ -148,6 +149,7 @@ class PageFiles:
 
     def __init__(self, out: Path, inline: bool):
         self.dir, self.inline, self.used = out.with_name(out.stem + "_files"), inline, set()
+        self.made: list[Path] = []   # files this page added (removed again if the page is not written)
 
     def src(self, path: Path | None, *, inline: bool | None = None) -> str | None:
         from urllib.parse import quote
@@ -163,8 +165,18 @@ class PageFiles:
                 os.link(path, dest)
             except OSError:   # another disk, or no hard links there: a copy
                 write_atomic(dest, lambda f: f.write(path.read_bytes()))
+            self.made.append(dest)
         self.used.add(dest.name)
         return quote(self.dir.name) + "/" + quote(path.name)
+
+    def abandon(self) -> None:
+        """The page could not be written (a full disk): take back what was added for it."""
+        for f in self.made:
+            f.unlink(missing_ok=True)
+        try:
+            self.dir.rmdir()
+        except OSError:   # not there, or an earlier page's pictures are in it
+            pass
 
     def prune(self) -> None:
         """Remove the pictures an earlier page of the same name used and this one does not."""
@@ -183,7 +195,6 @@ def write_gallery(library, catalog: Catalog, index: ChromaIndex, col, model_id: 
     photos the thumbnails are inlined; the renditions are files beside the page unless
     `self_contained` (then everything is inlined: one file, larger)."""
     from .query import neighbours as nearest
-    from .thumbs import ensure_thumbs
 
     out = Path(out)
     ids = [pid for pid, _ in hits]
@@ -191,10 +202,25 @@ def write_gallery(library, catalog: Catalog, index: ChromaIndex, col, model_id: 
     extra = [n for pid in ids for n, _ in near.get(pid, []) if n not in set(ids)]
     extra = list(dict.fromkeys(extra))
     files = PageFiles(out, self_contained or len(ids) + len(extra) <= INLINE_MAX)
+    try:
+        page = _gallery_page(library, catalog, out, files, model_id, title=title, hits=hits, ids=ids, extra=extra,
+                             near=near, self_contained=self_contained, large=large, show_progress=show_progress,
+                             log=log)
+    except BaseException:
+        files.abandon()
+        raise
+    files.prune()
+    return page
+
+
+def _gallery_page(library, catalog: Catalog, out: Path, files: PageFiles, model_id: str | None, *, title: str,
+                  hits, ids, extra, near, self_contained: bool, large: int | None, show_progress: bool, log) -> Path:
+    from .thumbs import ensure_thumbs
+
     thumbs, problems = ensure_thumbs(library, catalog, ids + extra, log=log, show_progress=show_progress)
     uris = {pid: files.src(p) for pid, p in thumbs.items()}
-    bigs = ensure_thumbs(library, catalog, ids + extra, side=large, log=log, show_progress=show_progress)[0] \
-        if large else {}
+    # the page's own photos get a large view; a neighbour shown only through "more like this" keeps its thumbnail
+    bigs = ensure_thumbs(library, catalog, ids, side=large, log=log, show_progress=show_progress)[0] if large else {}
     records = {pid: hit_summary(catalog.photo_record(pid)) for pid in ids + extra}
     scores = dict(hits)
     ranked = any(score is not None for score in scores.values())
@@ -228,9 +254,7 @@ def write_gallery(library, catalog: Catalog, index: ChromaIndex, col, model_id: 
     subtitle = f"{len(ids)} photo(s)" + (f" · model {model_id}" if model_id else "") + \
         f" · made {datetime.now().strftime('%Y-%m-%d %H:%M')}"
     body = f'<main class="grid">{"".join(tiles)}</main>' if tiles else '<p class="empty">No photos.</p>'
-    page = _write_page(out, title=title, subtitle=subtitle, body=body, data=data)
-    files.prune()
-    return page
+    return _write_page(out, title=title, subtitle=subtitle, body=body, data=data)
 
 
 def _month(taken_at: str | None) -> str:
@@ -248,7 +272,7 @@ def metadata_rows(s: dict, *, full_hash: bool = False) -> list[list[str]]:
             ("place", s["place"]), ("camera", s["camera"]), ("lens", s["lens"]), ("exposure", s["exposure"]),
             ("title", s["title"]), ("description", s["description"]),
             ("albums", ", ".join(s["albums"])), ("keywords", ", ".join(s["keywords"])),
-            ("people", ", ".join(s["people"])),
+            ("auto tags", ", ".join(s["tags"])), ("people", ", ".join(s["people"])),
             ("rating", "★" * s["rating"] if s["rating"] else None), ("favorite", "yes" if s["favorite"] else None),
             ("state", ", ".join(s["flags"])), ("duration", duration_text(s["duration"])),
             ("stack", f"{s['stack_size']} photos (RAW+JPEG, edits or a burst)" if (s["stack_size"] or 0) > 1 else None),

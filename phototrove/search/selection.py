@@ -80,3 +80,16 @@ def newest_first(catalog: Catalog, filters: Filters, metas: dict[int, dict] | No
     kept = [m for m in picked if wants_trash or not m.get("tr")]
     kept.sort(key=lambda m: (m.get("t") is None, -(m.get("t") or 0), -m["pid"]))
     return [m["pid"] for m in kept], 0 if wants_trash else len(picked) - len(kept)
+
+
+def listed_photos(catalog: Catalog, filters: Filters, words: str | None = None):
+    """`trove list`: every photo (in id order) when nothing is asked; with filters, the present
+    photos they select, newest first; with words, those holding them, best match first."""
+    if not filters.given() and not words:
+        yield from catalog.iter_photo_ids()
+        return
+    ids, _trashed = newest_first(catalog, replace(filters, stacks=False))
+    if words:
+        chosen = set(ids)
+        ids = [pid for pid, _rank in catalog.text_matches(words) if pid in chosen]
+    yield from ids

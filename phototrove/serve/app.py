@@ -81,8 +81,11 @@ def make_app(view: LibraryView, *, host: str = "127.0.0.1", port: int = 8765, to
             image = await request.body()
             if not image:
                 return _error(400, "no image was sent")
+        match = q.get("match", "both")
+        if match not in ("both", "semantic", "text"):
+            return _error(400, f"match {match!r}: both, semantic or text")
         return JSONResponse(await call(view.search, q.get("q", ""), q.getlist("plus"), q.getlist("minus"),
-                                       filters=filters, limit=limit, image=image))
+                                       filters=filters, limit=limit, image=image, match=match))
 
     async def photo(request: Request):
         pid, _digest = await photo_ref(request)

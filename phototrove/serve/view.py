@@ -14,15 +14,13 @@ from typing import Callable
 from ..catalog import Catalog, duration_text
 from ..search.filters import Filters
 from ..search.index import ChromaIndex, NotIndexed, SearchError, item_metadata
-from ..search.query import check_model, combine, open_collection, pick_model, query, search_terms
+from ..search.query import check_model, combine, open_collection, pick_model, query, ranked, search_terms
 from ..search.report import hit_summary
 from .details import photo_details
 from ..search.selection import newest_first
 
 PAGE = 120          # tiles per grid page
 SIMILAR = 24        # neighbours in the full view
-FILTER_KEYS = ("date_from", "date_to", "sources", "albums", "cameras", "keywords", "min_rating", "favorite",
-               "near", "trashed", "archived", "partner", "include_trashed", "media")
 
 
 class LibraryView:
@@ -117,6 +115,8 @@ class LibraryView:
                "favorite": s["favorite"], "rating": s["rating"]}
         if score is not None:
             out["score"] = round(score, 4)
+        if "match" in s:
+            out["match"] = s["match"]
         return out
 
     # -- search and similar -----------------------------------------------------------------------
@@ -135,16 +135,21 @@ class LibraryView:
                 self._term_cache[text] = v
         return v
 
-    def search(self, text: str, plus=(), minus=(), *, filters: Filters, limit: int = PAGE, image: bytes | None = None
-               ) -> dict:
-        self._need_index()
+    def search(self, text: str, plus=(), minus=(), *, filters: Filters, limit: int = PAGE, image: bytes | None = None,
+               match: str = "both") -> dict:
         terms = search_terms(text, plus, minus)
         if not terms and image is None:
             raise SearchError("nothing to search for: type words, or drop a photo")
-        parts = [(w, self._text_vector(t)) for w, t in terms]
-        if image is not None:
-            parts.append((1.0, self._image_vector(image)))
-        hits = query(self.catalog(), self.index, self.col, combine(parts), filters=filters, limit=limit)
+        if self.col is None:   # nothing embedded: the words of names, captions, keywords and albums
+            if image is not None:
+                self._need_index()
+            hits = ranked(self.catalog(), self.index, None, None, text, filters=filters, limit=limit, match="text")
+        else:
+            parts = [(w, self._text_vector(t)) for w, t in terms]
+            if image is not None:
+                parts.append((1.0, self._image_vector(image)))
+            hits = ranked(self.catalog(), self.index, self.col, combine(parts), text if image is None else "",
+                          filters=filters, limit=limit, match=match)
         return {"total": len(hits), "offset": 0, "next": None,
                 "photos": [self.tile(h.photo_id, h.score, h.record) for h in hits]}
 
@@ -221,7 +226,7 @@ class LibraryView:
     # -- what filters can name --------------------------------------------------------------------
     def facets(self) -> dict:
         cat = self.catalog()
-        return {**cat.facets(), "model": self.model_id, "library": str(self.library.root),
+        return {**cat.facets(), "tags": [list(t) for t in cat.tag_counts()[:500]], "model": self.model_id, "library": str(self.library.root),
                 "searchable": self.col is not None}
 
     def export(self, out: str, layout: str = "album", *, ids: list[int] | None = None,
@@ -274,6 +279,7 @@ def filters_from(params, *, stacks: bool = True) -> Filters:
     on = lambda k: params.get(k) in ("1", "true", "on")  # noqa: E731
     return replace(Filters(), date_from=params.get("from") or None, date_to=params.get("to") or None,
                    sources=many("source"), albums=many("album"), cameras=many("camera"), keywords=many("keyword"),
+                   tags=many("tag"),
                    min_rating=rating, favorite=on("favorite"), near=params.get("near") or None, trashed=on("trashed"),
                    archived=on("archived"), partner=on("partner"), include_trashed=on("include_trashed"), media=media,
                    stacks=stacks)

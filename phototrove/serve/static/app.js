@@ -4,8 +4,8 @@
 "use strict";
 
 const PAGE = 120;
-const FILTERS = ["from", "to", "album", "source", "camera", "keyword", "min_rating", "media", "near", "favorite",
-                 "include_trashed"];
+const FILTERS = ["from", "to", "album", "source", "camera", "keyword", "tag", "min_rating", "media", "near",
+                 "favorite", "include_trashed"];
 const $ = (id) => document.getElementById(id);
 const el = (tag, cls, text) => {
   const e = document.createElement(tag);
@@ -99,6 +99,9 @@ function tile(photo, index) {
   fig.append(a);
   const cap = el("figcaption");
   if (photo.score !== undefined) cap.append(el("span", "score", photo.score.toFixed(3)));
+  if (photo.match && photo.match.text) {   // found by its words: say which field
+    cap.append(el("span", "badge", (photo.match.fields || ["text"]).join(", ")));
+  }
   cap.append(el("span", "name", photo.name));
   if (photo.media === "video") cap.append(el("span", "badge", "▶ " + (photo.duration || "video")));
   if (photo.stack && photo.stack > 1) cap.append(el("span", "badge", photo.stack + " in stack"));
@@ -297,7 +300,7 @@ function hidePhoto() {
 
 // -- filters and chips ------------------------------------------------------------------------------
 const FIELDS = {from: "f-from", to: "f-to", album: "f-album", source: "f-source", camera: "f-camera",
-                keyword: "f-keyword", min_rating: "f-rating", media: "f-media", near: "f-near"};
+                keyword: "f-keyword", tag: "f-tag", min_rating: "f-rating", media: "f-media", near: "f-near"};
 
 function fillFilters(info) {
   const add = (id, items, value, label) => {
@@ -312,6 +315,7 @@ function fillFilters(info) {
   add("f-source", info.sources, (s) => String(s[0]), (s) => s[1] + ": " + s[2] + " (" + s[3] + ")");
   add("f-camera", info.cameras, (c) => c[0], (c) => c[0] + " (" + c[1] + ")");
   add("f-keyword", info.keywords, (k) => k[0], (k) => k[0] + " (" + k[1] + ")");
+  add("f-tag", info.tags, (t) => t[0], (t) => t[0] + " (" + t[1] + ")");
 }
 
 function syncFilters(p) {
