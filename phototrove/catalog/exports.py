@@ -7,7 +7,7 @@ import json
 import sqlite3
 
 from .records import location
-from .sql import IN_LIST, LOCATION_PRESENT, PRIMARY_FIRST, id_list, present, py_path
+from .sql import IN_LIST, LOCATION_PRESENT, NAMES_OF, PRIMARY_FIRST, id_list, present, py_path
 
 CHUNK = 1000
 COLUMNS = ("id", "hash", "size", "media", "format", "width", "height", "stored_width", "stored_height", "taken_at",
@@ -36,12 +36,7 @@ class ExportQueries:
             arg = (id_list(ids[i:i + CHUNK]),)
             for pid in ids[i:i + CHUNK]:
                 records[pid].update(keywords=[], people=[], meta={})
-            for key, sql in (
-                ("keywords", "SELECT pk.photo_id, k.name FROM photo_keywords pk JOIN keywords k ON k.id=pk.keyword_id "
-                             f"WHERE pk.photo_id {IN_LIST} ORDER BY 1, 2"),
-                ("people", "SELECT pp.photo_id, x.name FROM photo_people pp JOIN people x ON x.id=pp.person_id "
-                           f"WHERE pp.photo_id {IN_LIST} ORDER BY 1, 2"),
-            ):
+            for key, sql in NAMES_OF.items():
                 for pid, value in self.db.execute(sql, arg):
                     records[pid][key].append(value)
             for pid, origin, key, value in self.db.execute(

@@ -53,6 +53,14 @@ def id_list(ids) -> str:
 
 IN_LIST = "IN (SELECT value FROM json_each(?))"
 
+# (photo id, name) of the keywords and of the people of the photos in one id_list parameter
+NAMES_OF = {
+    "keywords": "SELECT pk.photo_id, k.name FROM photo_keywords pk JOIN keywords k ON k.id=pk.keyword_id "
+                f"WHERE pk.photo_id {IN_LIST} ORDER BY 1, 2",
+    "people": "SELECT pp.photo_id, x.name FROM photo_people pp JOIN people x ON x.id=pp.person_id "
+              f"WHERE pp.photo_id {IN_LIST} ORDER BY 1, 2",
+}
+
 
 def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

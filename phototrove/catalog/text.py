@@ -10,7 +10,7 @@ import re
 import sqlite3
 import unicodedata
 
-from .sql import IN_LIST, id_list, py_path
+from .sql import IN_LIST, NAMES_OF, id_list, py_path
 
 COLUMNS = ("names", "title", "description", "keywords", "people", "albums")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -53,10 +53,7 @@ class TextQueries:
                 if name:
                     names.append(os.path.basename(name.replace("\\", "/")))
         for key, sql in (
-            ("keywords", "SELECT pk.photo_id, k.name FROM photo_keywords pk JOIN keywords k ON k.id=pk.keyword_id "
-                         f"WHERE pk.photo_id {IN_LIST}"),
-            ("people", "SELECT pp.photo_id, x.name FROM photo_people pp JOIN people x ON x.id=pp.person_id "
-                       f"WHERE pp.photo_id {IN_LIST}"),
+            *NAMES_OF.items(),
             ("albums", "SELECT DISTINCT l.photo_id, coalesce(a.title, a.key) FROM locations l JOIN location_albums la "
                        f"ON la.location_id=l.id JOIN albums a ON a.id=la.album_id WHERE l.photo_id {IN_LIST}"),
         ):
