@@ -108,13 +108,15 @@ def load_image_embedder(opts: Options):
 
 def ingest(library: Library, sources: list[Source], opts: Options, *, chroma_url: str | None = None) -> Run:
     """Crawl each source through every stage under the library's write lock."""
-    from .embed import ModelError
     from .ingest import source_report
     from .search.index import ChromaIndex
 
     run = Run()
     embedder = None
+    model_errors: tuple = ()   # (the embed package, and numpy with it, is not loaded for --no-embed)
     if not opts.no_embed:
+        from .embed import ModelError
+        model_errors = (ModelError,)
         have = library_models(library)
         if opts.model is None and have:  # the library remembers its model
             opts = Options(**{**opts.__dict__, "model": have[0][1]})
@@ -137,13 +139,14 @@ def ingest(library: Library, sources: list[Source], opts: Options, *, chroma_url
             raise UsageError(f"--vocabulary {e}") from None
     with library.writing() as catalog:
         index = None if opts.no_embed else ChromaIndex(library, url=chroma_url)
-        crawler = Crawler(catalog, embedder=embedder, model_spec=model_spec(opts.model), index=index, tagger=tagger,
+        spec = None if opts.no_embed else model_spec(opts.model)   # (no model registry, nor numpy, without)
+        crawler = Crawler(catalog, embedder=embedder, model_spec=spec, index=index, tagger=tagger,
                           batch_size=opts.batch_size, workers=opts.workers, show_progress=opts.show_progress,
                           log=opts.log, vector_dtype=opts.vector_dtype)
         for source in sources:
             try:
                 summary = crawler.run(source)
-            except ModelError as e:  # the model, loading while the catalog stages ran, failed
+            except model_errors as e:  # the model, loading while the catalog stages ran, failed
                 raise UsageError(f"{e} (the catalog stages' work is kept)") from None
             kept = summary.source_id is not None
             run.sources.append(SourceRun(source.kind, source.root, summary.counts, summary.errors,

@@ -8,8 +8,32 @@ from __future__ import annotations
 import sys
 
 
+class _NoBar:
+    """What a disabled bar does: nothing (and tqdm, ~50 ms to import, is not loaded for it)."""
+
+    def __init__(self, iterable=None):
+        self.iterable = iterable
+
+    def __iter__(self):
+        return iter(self.iterable if self.iterable is not None else ())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def update(self, n: int = 1) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
 def progress(iterable=None, *, total=None, desc="", unit="it", enabled=True):
     """A tqdm bar on stderr (rate and ETA) when enabled and stderr is a terminal; a no-op otherwise."""
+    if not (enabled and sys.stderr.isatty()):
+        return _NoBar(iterable)
     from tqdm import tqdm
 
     return tqdm(iterable, total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True,

@@ -124,3 +124,22 @@ def test_load_image_converts_embedded_profiles_to_srgb(colour):
     assert np.abs(got - adobe_to_srgb(colour)).max() <= 2, (got, adobe_to_srgb(colour))
     assert load_image(plain.getvalue()).getpixel((8, 8)) == colour      # untagged: assumed sRGB
     assert load_image(srgb.getvalue()).getpixel((8, 8)) == colour       # already sRGB: untouched
+
+
+def test_probe_trailers_after_the_eoi_without_searching_the_scan():
+    """A JPEG ending in EOI is complete (what follows its own EOI is another JPEG, as an MPF preview
+    is), not a motion photo; a video appended after the EOI still is one; cut inside the scan it is
+    truncated, even when the cut lands right after an FF byte."""
+    from phototrove.media.probe import probe_media
+
+    main, preview = jpeg(320, 240, seed=1), jpeg(160, 120, seed=2)
+    with_preview = main + preview
+    p = probe_media("image", with_preview, size=len(with_preview), tail=None, name="a.jpg")
+    assert (p.width, p.height, p.motion) == (320, 240, False)
+    mp4 = (24).to_bytes(4, "big") + b"ftypmp42" + bytes(12) + (8).to_bytes(4, "big") + b"mdat"
+    moving = main + mp4 + b"\xff\xd8"       # a video after the image, whatever its own last bytes are
+    assert probe_media("image", moving, size=len(moving), tail=None, name="m.jpg").motion is True
+    cut = main[: len(main) * 2 // 3]
+    cut = cut[: cut.rindex(b"\xff") + 1]
+    with pytest.raises(MediaError, match="truncated"):
+        probe_media("image", cut, size=len(cut), tail=None, name="c.jpg")
