@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from phototrove.media.jpeg import _between_scans, _first_scan, scan_damage
+from phototrove.media.jpeg import _between_scans, _first_scan, checked_end, jpeg_end, scan_damage
 
 
 def walk(data: bytes) -> str | None:
@@ -59,5 +59,8 @@ def test_scan_damage_answers_as_the_byte_walk(options):
             bad = whole[:at + 8]
         want = walk(bad)
         assert scan_damage(bad) == want and scan_damage(memoryview(bad)) == want, seed
+        end = jpeg_end(bad)   # the one-pass check answers as the two checks it stands for
+        accepted = end if end is not None and scan_damage(bad[:end]) is None else None
+        assert checked_end(bad)[0] == accepted, seed
         damaged += want is not None
     assert damaged > 100   # the variants do hit the rules

@@ -137,21 +137,37 @@ def scan_damage(data: bytes | memoryview) -> str | None:
     start = _first_scan(data)
     if start is None:
         return "no scan header"
-    end = len(data) - 2
-    pos = start
+    end, why = _walk_scans(data, start, len(data) - 2)
+    return why if end is not None or why else "no end-of-image marker"
+
+
+def checked_end(data: bytes | memoryview) -> tuple[int | None, str | None]:
+    """`jpeg_end` and `scan_damage` in one pass over the scans: (offset just past the EOI, None) for
+    a complete JPEG whose entropy-coded data looks decodable; (None, why) if it is cut short (why
+    is then None) or damaged. Recovery checks every preview it writes, so one search, not two."""
+    start = _first_scan(data)
+    if start is None:
+        return None, "no scan header"
+    return _walk_scans(data, start, None)
+
+
+def _walk_scans(data, pos: int, eoi: int | None) -> tuple[int | None, str | None]:
+    """From the first scan's data on: (offset past the EOI, None), (None, the damage), or (None,
+    None) when no EOI comes. The EOI is at `eoi` if given, else the first FF D9 (none can sit
+    inside or between scans)."""
     while True:
         m = _ODD_MARKER.search(data, pos)
         if m is None:
-            return "no end-of-image marker"
+            return None, None
         at = m.start()
-        if at >= end:           # the EOI
-            return None
+        if (at >= eoi) if eoi is not None else (data[at + 1] == 0xD9):
+            return at + 2, None
         if at > 0 and data[at - 1] == 0xFF:   # the second byte of a fill run: FF FF xx
             pos = at + 1
             continue
         skip = _between_scans(data, at)
         if skip is None:
-            return f"marker FF {data[at + 1]:02X} inside the image data at byte {at}"
+            return None, f"marker FF {data[at + 1]:02X} inside the image data at byte {at}"
         pos = skip
 
 

@@ -15,7 +15,7 @@ import sqlite3
 import struct
 from dataclasses import dataclass, field
 
-from ...media.jpeg import jpeg_end, jpeg_size, scan_damage
+from ...media.jpeg import checked_end, jpeg_end, jpeg_size
 from ..files import open_fd, open_regular
 from ..readonly_db import open_readonly
 from .luatable import MAX_HEADER_TEXT, HeaderSyntaxError, parse_header
@@ -203,13 +203,12 @@ def read_level(path: str, level: Level) -> bytes:
         data = f.read(level.length)
     if len(data) != level.declared:
         raise OSError(f"{level.name} is truncated ({len(data)} of {level.declared} bytes)")
-    end = jpeg_end(data)
-    if end is None:
-        raise OSError(f"{level.name} is not a complete JPEG")
-    damage = scan_damage(memoryview(data)[:end])
+    end, damage = checked_end(data)
     if damage:
         raise OSError(f"{level.name} is damaged: {damage}")
-    return data[:end]
+    if end is None:
+        raise OSError(f"{level.name} is not a complete JPEG")
+    return data[:end] if end < len(data) else data
 
 
 def best_jpeg(preview: Preview, largest: int | None = None) -> tuple[Level, bytes, list[str]]:
