@@ -10,7 +10,7 @@ journal into the library's scratch folder and rolls it back), in a temporary fol
     {"bench": "lrcat.load", "images": 100000, "load_s": ...}
     {"bench": "lrcat.load_hot_journal", "images": 100000, "load_s": ...}   (after a crash mid-write)
 
-Targets: ratio <= 2 (recover within 2x of copying the cache), load_s < 5 (also with a hot journal).
+Targets: ratio <= 1.5 (recover within 1.5x of `cp -r --reflink=never` of the cache), load_s < 5 (also with a hot journal).
 How recover and cp are compared: the same cache, to the same file system, both from a warm page
 cache (every file read once before), neither fsyncs (a sync before each step, so no step pays for
 the writeback of an earlier one), three rounds alternating which goes first, nothing deleted
@@ -157,7 +157,7 @@ def bench_recover(root: str, lrdata: str, catalog: str, total: int, previews: in
         return run(trove + ["recover", "lrprev", lrdata, "--out", out])
 
     def copy(out: str) -> float:
-        return run(["cp", "-r", lrdata, out])
+        return run(["cp", "-r", "--reflink=never", lrdata, out])   # every byte copied, no shared extents
 
     journal = catalog + "-journal"
     assert os.path.getsize(journal) > 0, "the fixture's catalog has no hot journal"
@@ -185,7 +185,7 @@ def bench_recover(root: str, lrdata: str, catalog: str, total: int, previews: in
     cp_s, recover_s = min(cp_runs), min(recover_runs)
     return {"bench": "lrprev.recover", "previews": previews, "written": len(names), "bytes": total,
             "bytes_written": written, "recover_s": round(recover_s, 2), "cp_s": round(cp_s, 2),
-            "ratio": round(recover_s / cp_s, 2), "target_ratio": 2.0,
+            "ratio": round(recover_s / cp_s, 2), "target_ratio": 1.5,
             "round_ratios": [round(r / c, 2) for r, c in zip(recover_runs, cp_runs)],
             "runs": {"recover": [round(x, 2) for x in recover_runs], "cp": [round(x, 2) for x in cp_runs]},
             "resume_s": round(resume_s, 2), "fsync": "neither (sync before each step)",
