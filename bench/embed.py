@@ -8,7 +8,7 @@ Prints one JSON object per line:
                store) on generated 12 MP JPEGs, in a fresh library
   naive        images/s of a loop like the original hack's: full-size decode, one image per forward
                pass, one INSERT + commit per image
-  summary      the two ratios the issue sets targets for: ingest/model_only >= 0.75, ingest/naive >= 3,
+  summary      the two ratios the issue sets targets for: ingest/model_only >= 0.85, ingest/naive >= 3,
                and model_only/naive, the most ingest/naive can be on this machine
 Nothing is downloaded: the model is built by bench/vitb32.py, the photos are generated here.
 """
@@ -142,7 +142,7 @@ def main() -> None:
     # model_only_over_naive bounds ingest_over_naive: ingest cannot beat the model alone, so where
     # the model dominates the naive loop (slow GEMM, fast decode) the 3x target is out of reach
     emit(bench="embed", case="summary", ingest_over_model_only=round(b / a, 3), ingest_over_naive=round(b / c, 2),
-         model_only_over_naive=round(a / c, 2), target_model_only_met=bool(b >= 0.75 * a),
+         model_only_over_naive=round(a / c, 2), limit_ingest_over_model_only=0.85, target_model_only_met=bool(b >= 0.85 * a),
          target_naive_met=bool(b >= 3 * c))
 
 
