@@ -144,6 +144,10 @@ def ingest_options(f):
     f = click.option("--backend", type=click.Choice(["auto", "onnx", "mlx"]), envvar="TROVE_BACKEND",
                      default="auto", show_default=True,
                      help="auto: MLX on Apple silicon, else ONNX Runtime (best execution provider).")(f)
+    f = click.option("--precision", type=click.Choice(["fp32", "int8"]), envvar="TROVE_PRECISION", default="fp32",
+                     show_default=True,
+                     help="The image tower's precision: int8 runs it quantized (ONNX Runtime only; made once and "
+                          "kept in the library; faster on CPUs with VNNI). Text queries stay fp32.")(f)
     f = click.option("--vector-dtype", type=click.Choice(["float32", "float16"]), default="float32",
                      show_default=True, help="How embeddings are stored in the catalog.")(f)
     f = click.option("--no-embed", is_flag=True, help="Only catalog: skip the embed, tag and index stages.")(f)

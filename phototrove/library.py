@@ -58,6 +58,14 @@ class Library:
         return self.root / "tmp"
 
     @property
+    def models_dir(self) -> Path:
+        """`models`: what trove derives from a model on this machine, per model
+        (`models/<model id>/`): the int8 image tower of `--precision int8`, onnxruntime's optimized
+        text tower graph. A cache (embed/cache.py): deleting it loses nothing but the time to make it
+        again. Not created here: the embedder creates it when it writes there."""
+        return self.root / "models"
+
+    @property
     def open_dir(self) -> Path:
         """`open`: photos that live inside an archive or a cache (a Takeout zip member, a Lightroom
         preview) written out as plain files a viewer can open, `open/<hash[:16]>/<original name>`

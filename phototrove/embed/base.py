@@ -18,6 +18,7 @@ class Embedder(ABC):
     backend: str = "custom"  # "onnx" | "mlx" for the built-in backends
     device: str = "its own code"  # where it runs, as said once per run ("CPU (onnxruntime 1.20.1)")
     towers: str = "both"     # which towers are loaded: "both", "image" or "text"
+    precision: str = "fp32"  # the image tower's: "fp32", or "int8" (ONNX, quantized: see quantize.py)
 
     @abstractmethod
     def preprocess(self, image) -> np.ndarray:

@@ -9,15 +9,20 @@
 Each tower is its own session, opened only when that tower is asked for, so a text query never pays
 for loading the image tower. Inputs are fed as the exported graph declares them (names, dtypes, a
 fixed batch of one), not as we assume.
+
+With a cache folder (the library's `models/`, cache.py): the text tower's graph, as onnxruntime
+optimizes it, is saved there on first load with its weights in a file of their own, which later
+loads memory-map instead of parsing (a ViT-B/32 text tower: ~1 s -> ~0.2 s, most of a cold
+`trove search`); and `precision="int8"` runs the image tower quantized (quantize.py), made once.
 """
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
-from . import ModelError
+from . import PRECISIONS, ModelError
 from .base import Embedder, l2_normalize
 from .preprocess import ConfiguredPreprocessing, PreprocessConfig
 
@@ -67,24 +72,83 @@ def provider_label(provider: str) -> str:
     return _LABEL.get(provider, provider.removesuffix("ExecutionProvider"))
 
 
+def _options(threads: int | None, level: str = "ORT_ENABLE_ALL", once: bool = False):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
+    opts.log_severity_level = 3
+    # no busy-waiting between ops: the crawler's decode threads need those cycles
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if threads:
+        opts.intra_op_num_threads = threads
+    if once:  # prepacking the weights pays off over many runs; once, it costs more than it saves
+        opts.add_session_config_entry("session.disable_prepacking", "1")
+    return opts
+
+
+STAGGER_S = 0.06   # see OnnxEmbedder._load_text
+GRAPH_SAVED_AT = "ORT_ENABLE_EXTENDED"   # the highest level whose saved graph is not tied to this CPU
+GRAPH_LOADED_AT = "ORT_DISABLE_ALL"      # what is saved is optimized already (measured: no slower to run)
+
+
+def _cached_session(path: Path, threads: int | None, providers: list[str], cache, name: str, starting,
+                    once: bool = False):
+    """A session on the optimized graph kept in `cache`, made (and saved) now if it is not there
+    yet; None when there is no usable entry and none can be written (a read-only library)."""
+    import onnxruntime as ort
+
+    from .cache import cache_key
+
+    try:
+        key = cache_key(path, kind="optimized-graph", providers=providers, level=GRAPH_SAVED_AT)
+    except OSError:
+        return None
+    found = cache.lookup(name, key)
+    if found is not None:
+        try:
+            starting()
+            return ort.InferenceSession(str(found), sess_options=_options(threads, GRAPH_LOADED_AT, once),
+                                        providers=providers)
+        except Exception:  # damaged in a way its sizes do not show: made again below
+            cache.discard(name, key)
+    if not cache.writable():
+        return None
+
+    def make(out: Path):
+        opts = _options(threads, GRAPH_SAVED_AT, once)
+        opts.optimized_model_filepath = str(out)
+        opts.add_session_config_entry("session.optimized_model_external_initializers_file_name", "model.data")
+        opts.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
+        starting()
+        return ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+
+    try:
+        return cache.build(name, key, make, info={"source": str(path), "providers": providers})[0]
+    except Exception:  # cannot be written (disk full, permissions), or the model itself fails: said below
+        return None
+
+
 class _Tower:
     """One ONNX session and how to feed it."""
 
-    def __init__(self, path: Path, threads: int | None = None, device: str = "auto"):
+    def __init__(self, path: Path, threads: int | None = None, device: str = "auto", *, cache=None,
+                 cache_name: str | None = None, starting=lambda: None, once: bool = False):
+        """`starting` is called right before onnxruntime builds a session (it lets go of the GIL then);
+        `once`: the session will run about once (see OnnxEmbedder)."""
         import onnxruntime as ort
 
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3
-        # no busy-waiting between ops: the crawler's decode threads need those cycles
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if threads:
-            opts.intra_op_num_threads = threads
         providers = best_providers(device)
-        try:
-            self.session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
-        except Exception as e:
-            raise ModelError(f"cannot load {path}: {str(e).splitlines()[0][:200]}") from None
+        session = _cached_session(path, threads, providers, cache, cache_name, starting, once) \
+            if cache is not None else None
+        if session is None:
+            try:
+                starting()
+                session = ort.InferenceSession(str(path), sess_options=_options(threads, once=once),
+                                               providers=providers)
+            except Exception as e:
+                raise ModelError(f"cannot load {path}: {str(e).splitlines()[0][:200]}") from None
+        self.session = session
         self.inputs = self.session.get_inputs()
         self.output = self.session.get_outputs()[0].name
         first = self.inputs[0].shape[0]
@@ -114,11 +178,26 @@ class OnnxEmbedder(ConfiguredPreprocessing, Embedder):
     backend = "onnx"
 
     def __init__(self, folder: str | Path, *, model_id: str | None = None, towers: str = "both",
-                 threads: int | None = None, device: str = "auto"):
+                 threads: int | None = None, device: str = "auto", precision: str = "fp32",
+                 cache_dir: str | Path | None = None, log: Callable[[str], None] | None = None,
+                 once: bool = False):
+        """`once`: the towers run about once in this process (a `trove search`): their weights are
+        used as loaded, not first repacked for onnxruntime's matrix kernels, which costs more than
+        one run saves (ViT-B/32 text tower: ~0.3 s and ~150 MB at load for ~0.05 s per run)."""
         self.folder = Path(folder)
+        self.once = once
         self.model_id = model_id or self.folder.name
         self.towers = towers
         self.threads = threads
+        if precision not in PRECISIONS:
+            raise ModelError(f"unknown precision {precision!r} (choose from {', '.join(PRECISIONS)})")
+        self.precision = precision if towers in ("both", "image") else "fp32"  # text always runs in float32
+        self._log = log or (lambda message: None)
+        self.cache = None
+        if cache_dir is not None:
+            from .cache import ModelCache, model_folder
+
+            self.cache = ModelCache(model_folder(cache_dir, self.model_id))
         cfg_path = self.folder / "config.json"
         self.config = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
         self.dim = int(self.config.get("embed_dim") or 0)
@@ -132,23 +211,99 @@ class OnnxEmbedder(ConfiguredPreprocessing, Embedder):
                 raise ModelError(f"{self.folder} has no image tower (visual/model.onnx + visual/preprocess_cfg.json)")
             self.pre_cfg = PreprocessConfig.from_file(pre)
             self.image_size = self.pre_cfg.size
-            self._visual = _Tower(self.folder / "visual" / "model.onnx", threads, device)
+            if self.precision == "int8":
+                self._visual = self._int8_visual(self.folder / "visual" / "model.onnx", threads, device)
+            else:
+                self._visual = _Tower(self.folder / "visual" / "model.onnx", threads, device, once=once)
         else:
             self.image_size = int(self.config.get("vision_cfg", {}).get("image_size", 224))
         if towers in ("both", "text"):
             if not (self.folder / "textual" / "model.onnx").exists():
                 raise ModelError(f"{self.folder} has no text tower (textual/model.onnx)")
-            from .tokenize import TextTokenizer
-
-            text_cfg = self.config.get("text_cfg", {})
-            clean = (text_cfg.get("tokenizer_kwargs") or {}).get("clean")
-            self._tokenizer = TextTokenizer.from_dir(self.folder / "textual", context_length=text_cfg.get("context_length"),
-                                                     clean=clean)
-            self._textual = _Tower(self.folder / "textual" / "model.onnx", threads, device)
+            self._load_text(threads, device)
         if not self.dim:  # no config: ask the graph
             tower = self._visual or self._textual
             out = tower.session.get_outputs()[0].shape[-1]
             self.dim = int(out) if isinstance(out, int) else 0
+
+    def _load_text(self, threads: int | None, device: str) -> None:
+        """The tokenizer is parsed (~0.2 s for CLIP's, holding the GIL) in a thread while
+        onnxruntime, which lets go of the GIL, builds the session: a cold text query waits for the
+        longer of the two only. The thread starts parsing a little after the session starts being
+        built (STAGGER_S: onnxruntime's model load, then a few Python lines, then the long native
+        initialization), or as soon as it is built: were it to hold the GIL across those lines, the
+        session would wait for it."""
+        import threading
+
+        import onnxruntime  # noqa: F401  (both imported here: the thread below imports nothing)
+        import tokenizers  # noqa: F401
+
+        from .tokenize import TextTokenizer
+
+        text_cfg = self.config.get("text_cfg", {})
+        clean = (text_cfg.get("tokenizer_kwargs") or {}).get("clean")
+        got: dict = {}
+        go, built = threading.Event(), threading.Event()
+
+        def load_tokenizer() -> None:
+            if go.wait(5):
+                built.wait(STAGGER_S)   # (no waiting when the session is built sooner)
+            if "cancelled" in got:   # the session failed: its error is what the caller sees
+                return
+            try:
+                got["tokenizer"] = TextTokenizer.from_dir(self.folder / "textual",
+                                                          context_length=text_cfg.get("context_length"), clean=clean)
+            except BaseException as e:  # raised below, in the caller's thread
+                got["error"] = e
+
+        thread = threading.Thread(target=load_tokenizer, name="trove-tokenizer", daemon=True)
+        thread.start()
+        try:
+            self._textual = _Tower(self.folder / "textual" / "model.onnx", threads, device, cache=self.cache,
+                                   cache_name="textual-graph", starting=go.set, once=self.once)
+        except BaseException:
+            got["cancelled"] = True
+            raise
+        finally:
+            go.set()
+            built.set()
+            thread.join()
+        if "error" in got:
+            raise got["error"]
+        self._tokenizer = got["tokenizer"]
+
+    def _int8_visual(self, source: Path, threads: int | None, device: str) -> _Tower:
+        """The image tower quantized to int8, from the library's cache, made there first if needed."""
+        from ..errors import DiskFull, is_disk_full
+        from .cache import cache_key
+        from .quantize import OPTIONS, quantize, reduce_range
+
+        if self.cache is None:
+            raise ModelError("--precision int8 keeps the quantized model in the library: "
+                             "load the model with a cache folder (cache_dir)")
+        reduce = reduce_range()
+        key = cache_key(source, kind="int8", options=OPTIONS, reduce_range=reduce)
+        name = "visual-int8"
+        for attempt in (1, 2):
+            found = self.cache.lookup(name, key)
+            if found is None:
+                self._log(f"quantizing the image tower of {self.model_id} to int8 (once; kept in {self.cache.folder})")
+                try:
+                    found = self.cache.build(name, key, lambda out: quantize(source, out, reduce=reduce),
+                                             info={"source": str(source), "options": OPTIONS,
+                                                   "reduce_range": reduce})[1]
+                except OSError as e:
+                    if is_disk_full(e):
+                        raise DiskFull(e.strerror or str(e), f"the disk holding {self.cache.folder}") from None
+                    raise ModelError(f"cannot write the int8 model into {self.cache.folder}: "
+                                     f"{e.strerror or e}") from None
+            try:
+                return _Tower(found, threads, device)
+            except ModelError:
+                if attempt == 2:
+                    raise
+                self.cache.discard(name, key)   # unreadable although whole by its sizes: made again
+        raise AssertionError("unreachable")
 
     @property
     def device(self) -> str:
@@ -156,7 +311,8 @@ class OnnxEmbedder(ConfiguredPreprocessing, Embedder):
         import onnxruntime as ort
 
         tower = self._visual or self._textual
-        return f"{provider_label(tower.session.get_providers()[0])} (onnxruntime {ort.__version__})"
+        int8 = ", int8 image tower" if self._visual is not None and self.precision == "int8" else ""
+        return f"{provider_label(tower.session.get_providers()[0])} (onnxruntime {ort.__version__}{int8})"
 
     def encode_pixels(self, batch):
         import numpy as np
