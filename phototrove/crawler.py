@@ -25,6 +25,7 @@ from .ingest.stacks import find_stacks
 from .media.filename_dates import filename_date
 from .media.kinds import MediaError
 from .media.probe import probe_media
+from .media.thumbnail import THUMB_SIDE, decode_side, save_thumbnail, thumb_file
 from .progress import progress
 
 T = TypeVar("T")
@@ -94,7 +95,7 @@ class Crawler:
     def __init__(self, catalog: Catalog, *, embedder=None, model_spec: str | None = None, index=None,
                  tagger=None, workers: int | None = None,
                  batch_size: int = 32, show_progress: bool = True, log: Callable[[str], None] | None = None,
-                 vector_dtype: str = "float32"):
+                 vector_dtype: str = "float32", thumbs_dir: str | os.PathLike | None = None):
         self.catalog = catalog
         self.vector_dtype = vector_dtype
         self.embedder = embedder
@@ -107,6 +108,11 @@ class Crawler:
         self.log = log or (lambda msg: None)
         self._sources: dict[int, Source] = {}
         self._said_device = False
+        # the library's thumbnail cache: the embed stage writes each photo's gallery thumbnail there
+        # from the decode it makes for the model (None: it writes none)
+        self.thumbs_dir = thumbs_dir
+        self._thumbs_failed: str | None = None   # why a thumbnail could not be written: none tried after
+        self._said_thumbs = False
 
     # -- the whole run ----------------------------------------------------------------------------
     def run(self, source: Source, stages: Sequence[str] = STAGES) -> Summary:
@@ -319,16 +325,29 @@ class Crawler:
             self._sources[source_id] = make_source(row["kind"], row["root"], json.loads(row["info"] or "{}"))
         return self._sources[source_id]
 
-    def _prepare(self, item: tuple[int, list[Location]]):
+    def _prepare(self, item: tuple[int, str, list[Location], str | None, tuple]):
         """Decode + preprocess one photo from its first readable location: (id, array | error),
         the error as (kind, message, source id of the copy that failed). Runs in the worker pool:
-        JPEGs decode at the smallest DCT scale still >= the model input."""
-        photo_id, media, locations = item
+        JPEGs decode at the smallest DCT scale still >= what both the model input and the gallery
+        thumbnail need, and the thumbnail is written from the same decode (one decode per photo)."""
+        photo_id, media, locations, digest, (width, height) = item
+        # An image decodes at this scale whether its thumbnail is cached or not: its vector does not
+        # depend on the cache. A RAW or a video decodes for the model only, as before (a RAW may have
+        # no preview larger than that, and LibRaw would develop it, slowly): its thumbnail is cut from
+        # what the model got when that is large enough, else a gallery makes it when it needs it.
+        min_side = self.embedder.image_size
+        if media == "image":
+            min_side = max(min_side, decode_side(width, height) or THUMB_SIDE)
+        big_enough = min(THUMB_SIDE, max(width or THUMB_SIDE, height or THUMB_SIDE))
+        thumb = self._thumb_wanted(digest)
         last: tuple[str, str, int | None] = ("missing", "no readable location", None)
         for loc in locations:
             try:
-                image = location_image(self.source_for(loc.source_id), loc, media, min_side=self.embedder.image_size)
-                return photo_id, self.embedder.preprocess(image), None
+                image = location_image(self.source_for(loc.source_id), loc, media, min_side=min_side)
+                pixels = self.embedder.preprocess(image)
+                if thumb is not None and max(image.size) >= big_enough:
+                    self._write_thumb(image, thumb)
+                return photo_id, pixels, None
             except MediaError as e:
                 last = (e.kind, f"{_where(loc)}: {e}", loc.source_id)
             except (OSError, EOFError) as e:
@@ -336,6 +355,26 @@ class Crawler:
             except Exception as e:  # a decoder or converter choking on odd content: this photo only
                 last = ("corrupt", f"{_where(loc)}: cannot decode image: {type(e).__name__}: {e}", loc.source_id)
         return photo_id, None, last
+
+    def _thumb_wanted(self, digest: str | None):
+        """Where this photo's gallery thumbnail goes, None when it is there already (or cannot be written)."""
+        if self.thumbs_dir is None or digest is None or self._thumbs_failed is not None:
+            return None
+        path = thumb_file(self.thumbs_dir, digest)
+        return None if os.path.exists(path) else path
+
+    def _write_thumb(self, image, path) -> None:
+        """The thumbnail, from the image the model was fed (upright). Never fails the embed: a cache
+        that cannot be written (a full disk, a read-only folder) stops the others for this run, said
+        once; galleries make the missing ones when they need them."""
+        try:
+            save_thumbnail(image, path)
+        except (OSError, DiskFull) as e:
+            if self._thumbs_failed is None:
+                self._thumbs_failed = "the disk is full" if isinstance(e, DiskFull) else \
+                    f"{path.parent}: {getattr(e, 'strerror', None) or e}"
+        except Exception:  # an encoder's complaint about this one image: a gallery tries again
+            pass
 
     def embed(self, summary: Summary) -> None:
         import numpy as np
@@ -359,9 +398,11 @@ class Crawler:
             catalog connection and the source adapters are not shared with the decode threads)."""
             for ids in keyset_batches(lambda after: self.catalog.photos_to_embed(model, self.batch_size, after),
                                       lambda pid: pid):
-                kinds = self.catalog.media_of(ids)
-                batch = [(pid, kinds[pid], self.catalog.present_locations(pid)) for pid in ids]
-                for _pid, _media, locations in batch:
+                kinds, dims = self.catalog.media_of(ids), self.catalog.dimensions_of(ids)
+                digests = self.catalog.hashes_by_id(ids) if self.thumbs_dir is not None else {}
+                where = self.catalog.present_locations_of(ids)
+                batch = [(pid, kinds[pid], where[pid], digests.get(pid), dims.get(pid, (None, None))) for pid in ids]
+                for _pid, _media, locations, _digest, _dims in batch:
                     for loc in locations:
                         self.source_for(loc.source_id)
                 yield batch
@@ -382,6 +423,9 @@ class Crawler:
                                                 dtype=self.vector_dtype)
                 summary.add("embed.photos", len(good))
                 bar.update(len(batch))
+                if self._thumbs_failed is not None and not self._said_thumbs:
+                    self.log(f"thumbnails not written ({self._thumbs_failed}): galleries make them when they need them")
+                    self._said_thumbs = True
 
     # -- index ------------------------------------------------------------------------------------
     def index_stage(self, summary: Summary) -> None:

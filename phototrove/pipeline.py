@@ -20,6 +20,7 @@ class Options:
     add_model: bool = False   # embed with --model although the library is embedded with another one
     backend: str = "auto"
     device: str = "auto"
+    precision: str = "fp32"   # the image tower's: int8 quantizes it once into <library>/models/ (ONNX only)
     vector_dtype: str = "float32"
     no_embed: bool = False
     no_tags: bool = False
@@ -91,16 +92,19 @@ def model_spec(model: str | None) -> str:
     return model or DEFAULT_MODEL
 
 
-def load_image_embedder(opts: Options):
+def load_image_embedder(opts: Options, library: Library | None = None):
     """(embedder, None), or (None, reason) when the default model cannot be had right now (offline,
     not cached): the catalog stages still run. A model the user named that cannot load is a usage
-    error, reported before any work."""
+    error, reported before any work. The library's `models/` folder holds what the backend derives
+    from the model (the int8 image tower of --precision int8)."""
     from .embed import ModelUnavailable, load_embedder
     from .embed.models import DEFAULT_MODEL
 
     try:
         return load_embedder(opts.model or DEFAULT_MODEL, towers="image", backend=opts.backend,
-                             device=opts.device, progress=opts.show_progress, background=True), None
+                             device=opts.device, progress=opts.show_progress, background=True,
+                             precision=opts.precision, cache_dir=library.models_dir if library else None,
+                             log=opts.log), None
     except ModelUnavailable as e:
         return None, (f"{e}. Run the same command again when the model can be had (embedding continues "
                       "where it stopped), or pass --no-embed")
@@ -120,7 +124,7 @@ def ingest(library: Library, sources: list[Source], opts: Options, *, chroma_url
         have = library_models(library)
         if opts.model is None and have:  # the library remembers its model
             opts = Options(**{**opts.__dict__, "model": have[0][1]})
-        embedder, run.not_embedded = load_image_embedder(opts)
+        embedder, run.not_embedded = load_image_embedder(opts, library)
         if embedder is not None and have and embedder.model_id not in {m for m, _ in have} and not opts.add_model:
             raise UsageError(
                 f"the library is embedded with model {have[0][0]!r}; --model {opts.model} would embed it a second "
@@ -142,7 +146,7 @@ def ingest(library: Library, sources: list[Source], opts: Options, *, chroma_url
         spec = None if opts.no_embed else model_spec(opts.model)   # (no model registry, nor numpy, without)
         crawler = Crawler(catalog, embedder=embedder, model_spec=spec, index=index, tagger=tagger,
                           batch_size=opts.batch_size, workers=opts.workers, show_progress=opts.show_progress,
-                          log=opts.log, vector_dtype=opts.vector_dtype)
+                          log=opts.log, vector_dtype=opts.vector_dtype, thumbs_dir=library.thumbs_dir)
         for source in sources:
             try:
                 summary = crawler.run(source)

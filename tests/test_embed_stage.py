@@ -6,6 +6,7 @@ import numpy as np
 from PIL import Image
 
 from phototrove.media.decode import load_image
+from phototrove.media.thumbnail import decode_side
 from photos import pixels, write, write_jpeg
 from tiny_embedder import TinyEmbedder
 
@@ -28,7 +29,10 @@ def test_embed_stage_stores_normalized_vectors_once(trove, tmp_path):
         vec = np.frombuffer(blob, "<f4")
         assert (model, dim, dtype) == ("test/tiny-colour-4x4", 48, "float32")
         assert abs(np.linalg.norm(vec) - 1) < 1e-5
-        expected = ref.encode_images([load_image(open(path, "rb").read(), min_side=ref.image_size)])[0]
+        data = open(path, "rb").read()
+        with Image.open(io.BytesIO(data)) as im:   # one decode for the model and the 320-px thumbnail
+            need = max(ref.image_size, decode_side(*im.size))
+        expected = ref.encode_images([load_image(data, min_side=need)])[0]
         np.testing.assert_allclose(vec, expected, atol=1e-6)
     assert db.execute("SELECT stage, kind, path FROM errors").fetchall() == [("read", "truncated", str(tif))]
 

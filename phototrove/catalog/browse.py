@@ -8,8 +8,9 @@ import re
 import sqlite3
 from typing import Any, Iterator
 
-from .records import location_label, shown_label
-from .sql import EMBEDDABLE, FLAGS, IN_LIST, LOCATION_PRESENT, PRIMARY_FIRST, db_path, id_list, present, py_path
+from .records import Location, location, location_label, shown_label
+from .sql import EMBEDDABLE, FLAGS, IN_LIST, LOCATION_PRESENT, NAMES_OF, PRIMARY_FIRST, db_path, id_list, present, \
+    py_path
 
 
 class BrowseQueries:
@@ -17,41 +18,73 @@ class BrowseQueries:
 
     # -- one photo --------------------------------------------------------------------------------
     def photo_record(self, photo_id: int) -> dict:
-        p = dict(self.db.execute("SELECT * FROM photos WHERE id=?", (photo_id,)).fetchone())
-        locs = self.db.execute(
-            "SELECT l.*, s.kind AS source_kind FROM locations l JOIN sources s ON s.id=l.source_id "
-            f"WHERE l.photo_id=? ORDER BY (NOT l.{LOCATION_PRESENT}), {PRIMARY_FIRST}", (photo_id,)
-        ).fetchall()
-        p["locations"] = [
-            {"source_id": r["source_id"], "source": r["source_kind"], "path": py_path(r["path"]),
-             **({"entry": py_path(r["entry"])} if r["entry"] else {}), "size": r["size"], "mtime_ns": r["mtime_ns"],
-             "state": r["state"],
-             "label": shown_label(r["source_kind"], py_path(r["path"]), py_path(r["entry"]),
-                                  json.loads(r["meta"]) if r["meta"] and r["source_kind"] == "lrprev" else None)}
-            for r in locs
-        ]
-        first = p["locations"][0] if p["locations"] else None
-        p["path"] = location_label(first["path"], first.get("entry")) if first else None
-        p["label"] = first["label"] if first else None   # the name people know it by
-        p["albums"] = [r[0] for r in self.db.execute(
-            "SELECT DISTINCT coalesce(a.title, a.key) FROM albums a JOIN location_albums la ON la.album_id=a.id "
-            f"JOIN locations l ON l.id=la.location_id WHERE l.photo_id=? AND l.{LOCATION_PRESENT} ORDER BY 1",
-            (photo_id,))]
-        p["keywords"] = [r[0] for r in self.db.execute(
-            "SELECT k.name FROM keywords k JOIN photo_keywords pk ON pk.keyword_id=k.id "
-            "WHERE pk.photo_id=? ORDER BY 1", (photo_id,))]
-        p["people"] = [r[0] for r in self.db.execute(
-            "SELECT x.name FROM people x JOIN photo_people pp ON pp.person_id=x.id "
-            "WHERE pp.photo_id=? ORDER BY 1", (photo_id,))]
-        p["tags"] = [{"name": r[0], "score": r[1]} for r in self.db.execute(
-            "SELECT t.name, pt.score FROM photo_tags pt JOIN tags t ON t.id=pt.tag_id WHERE pt.photo_id=? "
-            "ORDER BY pt.score DESC, t.name", (photo_id,))]
-        p["meta"] = self.meta(photo_id)
-        if p.get("stack_id") is not None:
-            p["stack"] = {"cover": p["stack_id"], "members": self.stack_members(p["stack_id"])}
-        p["embedded"] = [r[0] for r in self.db.execute(
-            "SELECT model FROM embeddings WHERE photo_id=? ORDER BY model", (photo_id,))]
-        return p
+        rec = self.photo_records([photo_id]).get(photo_id)
+        if rec is None:
+            raise LookupError(f"no photo {photo_id} in the catalog")
+        return rec
+
+    def photo_records(self, photo_ids) -> dict[int, dict]:
+        """photo_record of each of the photos (those in the catalog), in a few set-based queries:
+        a gallery's thousands of photos cost the same handful of queries as one."""
+        ids = id_list(dict.fromkeys(photo_ids))
+        cur = self.db.cursor()
+        cur.row_factory = None   # plain tuples: a dict per row is made here once, not through sqlite3.Row
+        cur.execute(f"SELECT * FROM photos WHERE id {IN_LIST}", (ids,))
+        cols = [d[0] for d in cur.description]
+        rows = {rec["id"]: rec for rec in (dict(zip(cols, r)) for r in cur)}
+        if not rows:
+            return {}
+        recs: dict[int, dict] = {pid: {"locations": [], "albums": [], "keywords": [], "people": [], "tags": [],
+                                       "meta": {}, "embedded": []} for pid in rows}
+        ids = id_list(recs)
+        for pid, source_id, kind, path, entry, size, mtime_ns, state, meta in cur.execute(
+                "SELECT l.photo_id, l.source_id, s.kind, l.path, l.entry, l.size, l.mtime_ns, l.state, l.meta "
+                "FROM locations l JOIN sources s ON s.id=l.source_id "
+                f"WHERE l.photo_id {IN_LIST} ORDER BY l.photo_id, (NOT l.{LOCATION_PRESENT}), {PRIMARY_FIRST}",
+                (ids,)):
+            path, entry = py_path(path), py_path(entry)
+            recs[pid]["locations"].append(
+                {"source_id": source_id, "source": kind, "path": path, **({"entry": entry} if entry else {}),
+                 "size": size, "mtime_ns": mtime_ns, "state": state,
+                 "label": shown_label(kind, path, entry, json.loads(meta) if meta and kind == "lrprev" else None)})
+        for pid, album in self.db.execute(
+                "SELECT DISTINCT l.photo_id, coalesce(a.title, a.key) FROM albums a "
+                "JOIN location_albums la ON la.album_id=a.id JOIN locations l ON l.id=la.location_id "
+                f"WHERE l.photo_id {IN_LIST} AND l.{LOCATION_PRESENT} ORDER BY 1, 2", (ids,)):
+            recs[pid]["albums"].append(album)
+        for field in ("keywords", "people"):
+            for pid, name in self.db.execute(NAMES_OF[field], (ids,)):
+                recs[pid][field].append(name)
+        for pid, name, score in self.db.execute(
+                "SELECT pt.photo_id, t.name, pt.score FROM photo_tags pt JOIN tags t ON t.id=pt.tag_id "
+                f"WHERE pt.photo_id {IN_LIST} ORDER BY pt.photo_id, pt.score DESC, t.name", (ids,)):
+            recs[pid]["tags"].append({"name": name, "score": score})
+        for pid, origin, key, value in self.db.execute(
+                f"SELECT photo_id, origin, key, value FROM photo_meta WHERE photo_id {IN_LIST} "
+                "ORDER BY photo_id, origin, key", (ids,)):
+            recs[pid]["meta"].setdefault(origin, {})[key] = json.loads(value)
+        stacks: dict[int, list[int]] = {}
+        for stack, pid in self.db.execute(
+                "SELECT stack_id, id FROM photos WHERE stack_id IN (SELECT DISTINCT stack_id FROM photos "
+                f"WHERE id {IN_LIST} AND stack_id IS NOT NULL) ORDER BY stack_id, id != stack_id, id", (ids,)):
+            stacks.setdefault(stack, []).append(pid)
+        for pid, model in self.db.execute(
+                f"SELECT photo_id, model FROM embeddings WHERE photo_id {IN_LIST} ORDER BY photo_id, model", (ids,)):
+            recs[pid]["embedded"].append(model)
+        out = {}
+        for pid, p in rows.items():   # the keys in the order photo_record always gave them
+            got = recs[pid]
+            first = got["locations"][0] if got["locations"] else None
+            p["locations"] = got["locations"]
+            p["path"] = location_label(first["path"], first.get("entry")) if first else None
+            p["label"] = first["label"] if first else None   # the name people know it by
+            for key in ("albums", "keywords", "people", "tags", "meta"):
+                p[key] = got[key]
+            if p.get("stack_id") is not None:
+                p["stack"] = {"cover": p["stack_id"], "members": stacks.get(p["stack_id"], [])}
+            p["embedded"] = got["embedded"]
+            out[pid] = p
+        return out
 
     def find_photo(self, ref: str) -> int | None:
         """A photo by catalog id, content-hash prefix (>= 6 hex digits) or a path it was seen at.
@@ -91,6 +124,19 @@ class BrowseQueries:
     def hashes_by_id(self, photo_ids) -> dict[int, str]:
         return {r[0]: r[1] for r in self.db.execute(
             f"SELECT id, hash FROM photos WHERE id {IN_LIST}", (id_list(photo_ids),))}
+
+    def present_locations_of(self, photo_ids) -> dict[int, list[Location]]:
+        """present_locations of each of the photos (an empty list for one with none), in one query."""
+        out: dict[int, list[Location]] = {pid: [] for pid in photo_ids}
+        for r in self.db.execute(f"SELECT * FROM locations l WHERE photo_id {IN_LIST} AND {LOCATION_PRESENT} "
+                                 f"ORDER BY photo_id, {PRIMARY_FIRST}", (id_list(out),)):
+            out[r["photo_id"]].append(location(r))
+        return out
+
+    def dimensions_of(self, photo_ids) -> dict[int, tuple[int | None, int | None]]:
+        """Photo id -> (width, height) as displayed (None where unknown), of the photos in the catalog."""
+        return {r[0]: (r[1], r[2]) for r in self.db.execute(
+            f"SELECT id, width, height FROM photos WHERE id {IN_LIST}", (id_list(photo_ids),))}
 
     def present_among(self, photo_ids) -> set[int]:
         return {r[0] for r in self.db.execute(

@@ -9,6 +9,7 @@ allows just this page's own script (by hash) backs that up.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html
 import json
@@ -150,6 +151,7 @@ class PageFiles:
     def __init__(self, out: Path, inline: bool):
         self.dir, self.inline, self.used = out.with_name(out.stem + "_files"), inline, set()
         self.made: list[Path] = []   # files this page added (removed again if the page is not written)
+        self._there: set[str] | None = None   # the folder's files (listed once, not a stat per picture)
 
     def src(self, path: Path | None, *, inline: bool | None = None) -> str | None:
         from urllib.parse import quote
@@ -158,16 +160,27 @@ class PageFiles:
             return None
         if self.inline if inline is None else inline:
             return _data_uri(path)
-        dest = self.dir / path.name
-        if not dest.exists():
+        if self._there is None:
+            try:
+                self._there = set(os.listdir(self.dir))
+            except OSError:   # not there yet
+                self._there = set()
+        name = path.name
+        if name not in self._there:
+            dest = self.dir / name
             self.dir.mkdir(parents=True, exist_ok=True)
             try:
                 os.link(path, dest)
+            except FileExistsError:   # made since the folder was listed
+                pass
             except OSError:   # another disk, or no hard links there: a copy
                 write_atomic(dest, lambda f: f.write(path.read_bytes()))
-            self.made.append(dest)
-        self.used.add(dest.name)
-        return quote(self.dir.name) + "/" + quote(path.name)
+                self.made.append(dest)
+            else:
+                self.made.append(dest)
+            self._there.add(name)
+        self.used.add(name)
+        return quote(self.dir.name) + "/" + quote(name)
 
     def abandon(self) -> None:
         """The page could not be written (a full disk): take back what was added for it."""
@@ -199,8 +212,8 @@ def write_gallery(library, catalog: Catalog, index: ChromaIndex, col, model_id: 
     out = Path(out)
     ids = [pid for pid, _ in hits]
     near = nearest(catalog, index, col, ids, model_id, k, include_trashed) if col is not None and ids else {}
-    extra = [n for pid in ids for n, _ in near.get(pid, []) if n not in set(ids)]
-    extra = list(dict.fromkeys(extra))
+    own = set(ids)
+    extra = list(dict.fromkeys(n for pid in ids for n, _ in near.get(pid, []) if n not in own))
     files = PageFiles(out, self_contained or len(ids) + len(extra) <= INLINE_MAX)
     try:
         page = _gallery_page(library, catalog, out, files, model_id, title=title, hits=hits, ids=ids, extra=extra,
@@ -221,7 +234,7 @@ def _gallery_page(library, catalog: Catalog, out: Path, files: PageFiles, model_
     uris = {pid: files.src(p) for pid, p in thumbs.items()}
     # the page's own photos get a large view; a neighbour shown only through "more like this" keeps its thumbnail
     bigs = ensure_thumbs(library, catalog, ids, side=large, log=log, show_progress=show_progress)[0] if large else {}
-    records = {pid: hit_summary(catalog.photo_record(pid)) for pid in ids + extra}
+    records = {pid: hit_summary(rec) for pid, rec in catalog.photo_records(ids + extra).items()}
     scores = dict(hits)
     ranked = any(score is not None for score in scores.values())
 
@@ -258,10 +271,13 @@ def _gallery_page(library, catalog: Catalog, out: Path, files: PageFiles, model_
 
 
 def _month(taken_at: str | None) -> str:
-    if not taken_at:
-        return "No date"
+    return _month_name(taken_at[:7]) if taken_at else "No date"
+
+
+@functools.lru_cache(maxsize=4096)
+def _month_name(year_month: str) -> str:
     try:
-        return datetime.strptime(taken_at[:7], "%Y-%m").strftime("%B %Y")
+        return datetime.strptime(year_month, "%Y-%m").strftime("%B %Y")
     except ValueError:
         return "No date"
 
@@ -451,6 +467,7 @@ def duplicates_report(library, catalog: Catalog, *, threshold: float, model: str
                       chroma_url: str | None = None, show_progress: bool = False, include_trashed: bool = False,
                       log: Callable[[str], None] = lambda m: None) -> tuple[list[dict], Path]:
     """`trove report duplicates`: the groups, and the page showing them."""
+    from .duplicates import find_duplicates   # every pair compared exactly (this module's is unused now)
     from .query import open_collection, pick_model
 
     index = ChromaIndex(library, url=chroma_url, readonly=True)

@@ -1,13 +1,13 @@
 """The thumbnail cache: one upright JPEG per photo in <library>/thumbs, keyed by content hash, made once."""
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
 from ..catalog import Catalog, location_label
-
-THUMB_SIDE = 320  # long side, pixels: sharp on a 160-200 px grid tile at 2x, small enough to inline
+from ..media.thumbnail import THUMB_SIDE, decode_side, save_thumbnail, thumb_file  # THUMB_SIDE: also importable from here
 
 
 # larger renditions (the web app's full view, a gallery's large view): a long side of one of these
@@ -15,7 +15,7 @@ RENDITION_SIDES = (640, 1024, 1600, 2048, 2560, 3840)
 
 
 def thumb_path(library, digest: str, side: int = THUMB_SIDE) -> Path:
-    return library.thumbs_dir / digest[:2] / f"{digest}-{side}.jpg"
+    return thumb_file(library.thumbs_dir, digest, side)
 
 
 def rendition_side(wanted: int) -> int:
@@ -35,35 +35,38 @@ def ensure_thumbs(library, catalog: Catalog, photo_ids, *, side: int = THUMB_SID
                   ) -> tuple[dict[int, Path | None], dict[int, str]]:
     """Thumbnail paths for the photos (None where no present copy could be decoded), and for those
     the reason, to show on their placeholder tile. With `side`, renditions that size (long side;
-    a photo smaller than that keeps its own size)."""
+    a photo smaller than that keeps its own size). The embed stage made the THUMB_SIDE ones of a
+    photo it embedded, from the decode it made for the model: those are found here, not decoded."""
     from ..ingest import Sources
     from ..progress import progress
 
     rows = catalog.hashes_by_id(photo_ids)
     out: dict[int, Path | None] = {}
     problems: dict[int, str] = {}
-    todo = []
+    missing = []
+    thumbs_dir = library.thumbs_dir
     for pid in photo_ids:
         digest = rows.get(pid)
         if digest is None:
             out[pid], problems[pid] = None, "not in the catalog"
             continue
-        path = thumb_path(library, digest, side)
-        if path.exists():
+        path = thumb_file(thumbs_dir, digest, side)
+        if os.path.exists(path):
             out[pid] = path
         else:
-            todo.append((pid, path, catalog.present_locations(pid)))
-    if not todo:
+            missing.append((pid, path))
+    if not missing:
         return out, problems
+    where = catalog.present_locations_of([pid for pid, _path in missing])
+    todo = [(pid, path, where[pid]) for pid, path in missing]
     kinds = catalog.media_of([pid for pid, _path, _locs in todo])
-    dims = {pid: catalog.dimensions(pid) for pid, _path, _locs in todo} if side > THUMB_SIDE else {}
+    dims = catalog.dimensions_of([pid for pid, _path, _locs in todo])
     adapters = Sources(catalog)
     sources = {loc.source_id: adapters.of(loc.source_id) for _pid, _path, locs in todo for loc in locs}
 
     def make(item):
         pid, path, locs = item
-        w, h = dims.get(pid, (None, None))
-        short = side * min(w, h) // max(w, h) if w and h else side   # decode no larger than the view needs
+        short = decode_side(*dims.get(pid, (None, None)), side)   # decode no larger than the view needs
         return pid, _make_one(path, locs, sources, kinds.get(pid, "image"), side, short)
 
     try:
@@ -83,10 +86,7 @@ def ensure_thumbs(library, catalog: Catalog, photo_ids, *, side: int = THUMB_SID
 
 def _make_one(path: Path, locs, sources, media: str, side: int = THUMB_SIDE, min_side: int | None = None
               ) -> tuple[Path | None, str | None]:
-    from PIL import Image
-
     from ..ingest.pixels import location_image
-    from ..library import write_atomic
 
     problem = "no present copy"
     for loc in locs:
@@ -95,10 +95,8 @@ def _make_one(path: Path, locs, sources, media: str, side: int = THUMB_SIDE, min
             continue
         try:
             image = location_image(source, loc, media, min_side=min_side or side)  # upright: orientation applied
-            image.thumbnail((side, side), Image.Resampling.LANCZOS)
         except Exception as e:  # whatever a decoder makes of odd bytes: this photo gets a placeholder
             problem = f"{location_label(loc.path, loc.entry)}: {e}"
             continue
-        quality = 75 if side <= THUMB_SIDE else 85
-        return write_atomic(path, lambda f: image.save(f, "JPEG", quality=quality, optimize=side <= THUMB_SIDE)), None
+        return save_thumbnail(image, path, side), None
     return None, problem
