@@ -6,7 +6,7 @@ import sqlite3
 from typing import Any
 
 from .capture import resolve_time
-from .sql import IN_LIST, LOCATION_PRESENT, db_path, flag_updates, id_list, json_text, now_iso
+from .sql import IN_LIST, LOCATION_PRESENT, PRIMARY_FIRST, db_path, flag_updates, id_list, json_text, now_iso, py_path
 
 # Which origin's value wins for a photo column (not the capture time: capture.py has its own
 # order): the sources' records and the user's XMP carry edits; anything not listed ranks after.
@@ -115,3 +115,17 @@ class PhotoQueries:
                 linked += self.db.execute("UPDATE photos SET live_of=? WHERE id=? AND media='video'",
                                           (s[0], v[0])).rowcount
         return linked
+
+    def duplicate_rows(self, photo_ids) -> dict[int, dict]:
+        """What a duplicates report shows of each photo, in two queries for any number of them: id,
+        hash, size, width, height, taken_at, and its present locations as (path, entry), primary first."""
+        ids = id_list(photo_ids)
+        out = {r[0]: {"id": r[0], "hash": r[1], "size": r[2], "width": r[3], "height": r[4], "taken_at": r[5],
+                      "locations": []}
+               for r in self.db.execute("SELECT id, hash, size, width, height, taken_at FROM photos "
+                                        f"WHERE id {IN_LIST}", (ids,))}
+        for r in self.db.execute(f"SELECT l.photo_id, l.path, l.entry FROM locations l WHERE l.photo_id {IN_LIST} "
+                                 f"AND l.{LOCATION_PRESENT} ORDER BY l.photo_id, {PRIMARY_FIRST}", (ids,)):
+            if r[0] in out:
+                out[r[0]]["locations"].append((py_path(r[1]), py_path(r[2])))
+        return out

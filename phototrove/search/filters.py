@@ -94,11 +94,12 @@ def _epoch(dt: datetime) -> int:
 
 
 # -- filters -> where ---------------------------------------------------------------------------------
-def _match_ids(flag: str, values, match) -> list:
-    """Resolve each user value (case-insensitive substring, or an exact id) with `match(value)`."""
+def _match_ids(flag: str, values, match, catalog: Catalog | None = None) -> list:
+    """Resolve each user value (case-insensitive substring, or an exact id) with `match(value)`;
+    with `catalog`, through its connection's cache (see _cached)."""
     found: list = []
     for v in values:
-        rows = match(v)
+        rows = match(v) if catalog is None else _cached(catalog, (flag, v), lambda: match(v))
         if not rows:
             raise SearchError(f"{flag} {v!r}: nothing in the catalog matches")
         found += [r for r in rows if r not in found]
@@ -110,26 +111,49 @@ def _any(key: str, values: list, op: str = "$contains") -> dict:
     return clauses[0] if len(clauses) == 1 else {"$or": clauses}
 
 
-def build_where(catalog: Catalog, f: Filters) -> dict | None:
+def _cached(catalog: Catalog, key, compute):
+    """compute(), kept by the catalog connection until anything is committed to the catalog
+    (Catalog.change_mark): a warm process resolves the same filters query after query."""
+    mark = getattr(catalog, "change_mark", None)
+    if mark is None:
+        return compute()
+    now = mark()
+    cache = catalog.__dict__.get("_trove_filter_cache")
+    if cache is None or cache[0] != now or len(cache[1]) > 256:
+        cache = catalog.__dict__["_trove_filter_cache"] = (now, {})
+    if key not in cache[1]:
+        cache[1][key] = compute()
+    return cache[1][key]
+
+
+def any_trashed(catalog: Catalog) -> bool:
+    """Whether any photo is in the trash. The catalog answers by reading every photo when none is
+    (~45 ms at 100,000 photos): a connection keeps the answer until anything is committed."""
+    return _cached(catalog, "any trashed", lambda: catalog.has_flagged("trashed"))
+
+
+def build_where(catalog: Catalog, f: Filters, *, trash: bool | None = None) -> dict | None:
+    """The filters as a Chroma `where` (None: no filter). `trash`: whether any photo the query can
+    find is in the trash, when the caller knows (else the catalog is asked)."""
     clauses: list[dict] = []
     if f.date_from:
         clauses.append({"t": {"$gte": _epoch(_parse_day(f.date_from, "--from")[0])}})
     if f.date_to:
         clauses.append({"t": {"$lt": _epoch(_parse_day(f.date_to, "--to")[1])}})
     if f.sources:
-        ids = _match_ids("--source", f.sources, catalog.match_sources)
+        ids = _match_ids("--source", f.sources, catalog.match_sources, catalog)
         clauses.append(_any("src", ids))
     if f.albums:
-        ids = _match_ids("--album", f.albums, catalog.match_albums)
+        ids = _match_ids("--album", f.albums, catalog.match_albums, catalog)
         clauses.append(_any("alb", ids))
     if f.keywords:
-        ids = _match_ids("--keyword", f.keywords, catalog.match_keywords)
+        ids = _match_ids("--keyword", f.keywords, catalog.match_keywords, catalog)
         clauses.append(_any("kw", ids))
     if f.tags:
-        ids = _match_ids("--tag", f.tags, catalog.match_tags)
+        ids = _match_ids("--tag", f.tags, catalog.match_tags, catalog)
         clauses.append(_any("tg", ids))
     if f.cameras:
-        names = _match_ids("--camera", f.cameras, catalog.match_cameras)
+        names = _match_ids("--camera", f.cameras, catalog.match_cameras, catalog)
         clauses.append({"cam": {"$in": names}} if len(names) > 1 else {"cam": names[0]})
     if f.min_rating is not None:
         clauses.append({"rt": {"$gte": int(f.min_rating)}})
@@ -142,7 +166,7 @@ def build_where(catalog: Catalog, f: Filters) -> dict | None:
         clauses.append({"md": "video"})
     elif f.media == "photo":
         clauses.append({"md": {"$in": ["image", "raw"]}})
-    if not (f.trashed or f.include_trashed) and catalog.has_flagged("trashed"):
+    if not (f.trashed or f.include_trashed) and (any_trashed(catalog) if trash is None else trash):
         clauses.append({"tr": {"$ne": True}})  # an item without the key is not in the trash
     near = f.near_point()
     if near:

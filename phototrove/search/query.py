@@ -75,11 +75,11 @@ def open_collection(catalog: Catalog, index: ChromaIndex, model_id: str):
         raise NotIndexed(f"nothing is indexed for model {model_id!r} yet"
                          + (f" ({name} is missing from {index.where})" if name else "")
                          + ": run `trove index sync` to index what the catalog holds")
-    dims = catalog.embedding_dims(model_id)
+    dim = catalog.embedding_dim(model_id)   # (one row: embedding_dims reads them all, ~0.5 s at 100k photos)
     stored = (col.metadata or {}).get("trove_dim")
-    if dims and stored and stored != dims[0]:
+    if dim and stored and stored != dim:
         raise ModelMismatch(f"the index holds {stored}-dimensional vectors for model {model_id!r} but the catalog "
-                            f"has {dims[0]}: run `trove index rebuild --model {model_id}`")
+                            f"has {dim}: run `trove index rebuild --model {model_id}`")
     return col
 
 
@@ -120,17 +120,30 @@ def resolve_photo(catalog: Catalog, ref: str) -> int:
 
 # -- running a query ----------------------------------------------------------------------------------
 # Chroma's local engine evaluates `where` by scanning every item's metadata (no metadata indices:
-# ~0.5-0.8 s per query at 100k photos here). So a filtered query first looks at the OVERFETCH best
+# ~0.7 s per query at 100k photos here). So a filtered query first looks at the OVERFETCH best
 # unfiltered candidates and applies the same `where` to their metadata: if enough pass, they are
 # exactly the filtered query's best (anything ranked lower scores below all of them); if too few
 # pass, the filter is selective and Chroma runs the query with `where`. 0 always asks Chroma.
+# A warm process that keeps a VectorTable (catalog_vectors.keep_warm) does better: the filter is
+# resolved over every photo at once, and the photos that pass are ranked exactly when they are few
+# (or lie in one date range); when they are many, the index's unfiltered best, enough of them that
+# about twice `want` should pass, are filtered by the table, and only if too few pass is the ranking
+# exact over all that passed. Either way the answer is the exact filtered ranking (up to the index's
+# own approximation of the unfiltered one, as before).
 OVERFETCH = 400
+OVERFETCH_FACTOR = 2  # ask the index for this many times the candidates that should pass the filter
+# Which way is cheaper, in rows' worth of exact ranking (VectorTable.exact_cost, ~0.6 us a row on two
+# cores): asking the index costs about EXACT_ROWS, plus OVERFETCH_COST a candidate it returns.
+EXACT_ROWS = 3000
+OVERFETCH_COST = 100
 
 
 def _take(res, near, min_score, where=None) -> tuple[list[Hit], bool]:
     """Hits from one Chroma answer, best first; True when min_score cut the list short."""
     hits: list[Hit] = []
-    for h, d, m in zip(res["ids"][0], res["distances"][0], res["metadatas"][0]):
+    metas = res.get("metadatas")
+    metas = metas[0] if metas and metas[0] is not None else [None] * len(res["ids"][0])
+    for h, d, m in zip(res["ids"][0], res["distances"][0], metas):
         score = 1.0 - float(d)
         if min_score is not None and score < min_score:
             return hits, True
@@ -147,13 +160,16 @@ def query(catalog: Catalog, index: ChromaIndex, col, vector, *, filters: Filters
           limit: int = 20, min_score: float | None = None, exclude: set[int] = frozenset()) -> list[Hit]:
     """The best `limit` present photos for `vector`, every filter inside the vector query; a stack
     shows once, by its best-scoring member (unless filters.stacks is off), with its size."""
+    from .catalog_vectors import table_for
+
     filters = filters or Filters()
-    where = build_where(catalog, filters)
+    table = table_for(catalog, col)
+    where = build_where(catalog, filters, trash=None if table is None else table.columns.any_true("tr"))
     near = filters.near_point()
     stacked = filters.stacks and catalog.has_stacks()
     want = (limit * 3 if stacked else limit) + len(exclude)
     while True:
-        hits, cut, exhausted = _ranked(index, col, vector, where, near, min_score, want)
+        hits, cut, exhausted = _ranked(index, col, vector, where, near, min_score, want, table)
         if not hits and not cut and (where is not None or near):  # every candidate was looked at
             raise SearchError(filters.nothing_matches())
         out = _records(catalog, hits, limit, exclude, stacked)
@@ -162,12 +178,20 @@ def query(catalog: Catalog, index: ChromaIndex, col, vector, *, filters: Filters
         want *= 4   # stacks folded more hits together than were asked for
 
 
-def _ranked(index: ChromaIndex, col, vector, where, near, min_score, want: int) -> tuple[list[Hit], bool, bool]:
+def _ranked(index: ChromaIndex, col, vector, where, near, min_score, want: int,
+            table=None) -> tuple[list[Hit], bool, bool]:
     """(hits best first, whether min_score cut the list, whether every candidate was looked at)."""
-    def ask(n: int, where_: dict | None):
+    def ask(n: int, where_: dict | None, metadatas: bool = True):
         return index._call("the query", col.query, query_embeddings=[vector], n_results=n, where=where_,
-                           include=["distances", "metadatas"])
+                           include=["distances", "metadatas"] if metadatas else ["distances"])
 
+    if table is not None and (where is not None or near):
+        return _ranked_table(table, ask, vector, where, near, min_score, want,
+                             exact_only=table is getattr(col, "table", None))
+    if where is None and not near:   # the metadata is only read to filter
+        res = ask(want, None, metadatas=False)
+        got, cut = _take(res, None, min_score)
+        return got, cut, len(res["ids"][0]) < want
     if where is not None and OVERFETCH:
         k = max(OVERFETCH, want * 4)
         res = ask(k, None)
@@ -184,17 +208,64 @@ def _ranked(index: ChromaIndex, col, vector, where, near, min_score, want: int) 
         n *= 4
 
 
+def _ranked_table(table, ask, vector, where, near, min_score, want: int,
+                  exact_only: bool = False) -> tuple[list[Hit], bool, bool]:
+    """_ranked with a VectorTable: the filter resolved by the table, the ranking exact (see above).
+    `exact_only`: the table is the collection itself (CatalogVectors): no index to ask."""
+    import numpy as np
+
+    rows = table.select(where, near)
+    if not len(rows):
+        return [], False, True
+
+    def exact() -> tuple[list[Hit], bool, bool]:
+        best, scores = table.best(vector, rows, want, min_score)
+        hits = [Hit(int(table.pids[r]), float(s), {"hash": table.hashes[r], "pid": int(table.pids[r])})
+                for r, s in zip(best, scores)]
+        return hits, len(hits) < min(want, len(rows)), len(rows) <= want
+
+    k = min(table.n, math.ceil(OVERFETCH_FACTOR * want * table.n / len(rows)) + 20)
+    if exact_only or table.exact_cost(rows) <= EXACT_ROWS + OVERFETCH_COST * k:
+        return exact()
+    res = ask(k, None, metadatas=False)
+    allowed = np.zeros(table.n, bool)
+    allowed[rows] = True
+    hits: list[Hit] = []
+    for h, d in zip(res["ids"][0], res["distances"][0]):
+        score = 1.0 - float(d)
+        if min_score is not None and score < min_score:
+            return hits, True, False
+        r = table.row_of.get(h)
+        if r is not None and allowed[r]:
+            hits.append(Hit(int(table.pids[r]), score, {"hash": h, "pid": int(table.pids[r])}))
+    if len(hits) >= want:
+        return hits, False, False
+    return exact()   # the filter and the query disagree: fewer passed than the index was asked for
+
+
 def _records(catalog: Catalog, hits: list[Hit], limit: int, exclude, stacked: bool) -> list[Hit]:
     """Hits mapped back through the catalog by hash (the id Chroma knows), without what is no
     longer present, excluded, or (stacked) a second member of a stack already shown."""
-    by_hash = catalog.ids_by_hash([h.record["hash"] for h in hits])
+    # (a VectorTable's hits know their photo; the index's are looked up: its metadata may lag)
+    unknown = [h.record["hash"] for h in hits if "pid" not in h.record]
+    by_hash = catalog.ids_by_hash(unknown) if unknown else {}
+    pids = [h.record.get("pid") or by_hash.get(h.record["hash"]) for h in hits]
+    batch = getattr(catalog, "photo_records", None)   # a few queries for many records, not ~10 each
+    records: dict[int, dict] = {}
     out: list[Hit] = []
     shown: set[int] = set()
-    for h in hits:
-        pid = by_hash.get(h.record["hash"])
+    for i, h in enumerate(hits):
+        pid = pids[i]
         if pid is None or pid in exclude:
             continue
-        rec = catalog.photo_record(pid)
+        if batch is None:
+            rec = catalog.photo_record(pid)
+        else:
+            if pid not in records:   # the records of the next hits, as many as are still wanted
+                records.update(batch([p for p in pids[i:i + limit - len(out) + 4] if p is not None]))
+            rec = records.get(pid)
+            if rec is None:
+                continue
         if not any(loc["state"] == "ok" for loc in rec["locations"]):
             continue
         stack = rec.get("stack_id")
@@ -343,13 +414,14 @@ def _wants_trash(filters: Filters | None) -> bool:
 def _load_query_model(index: ChromaIndex, spec: str, towers: str):
     from ..embed import load_embedder
 
+    cache = index.library.models_dir  # the text tower's optimized graph is kept there (embed/cache.py)
     try:
-        return load_embedder(spec, towers=towers)
+        return load_embedder(spec, towers=towers, cache_dir=cache, once=True)
     except RuntimeError as e:  # Python's import lock saw the prefetch thread's imports cross ours
         if "deadlock" not in str(e):
             raise
         index.client  # wait for that thread, then import alone
-        return load_embedder(spec, towers=towers)
+        return load_embedder(spec, towers=towers, cache_dir=cache, once=True)
 
 
 def _query_image(path: str, min_side: int):
