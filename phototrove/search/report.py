@@ -312,69 +312,6 @@ def _open_link(s: dict, library) -> dict:
 
 
 # -- duplicates ---------------------------------------------------------------------------------------
-def find_duplicates(catalog: Catalog, index: ChromaIndex, col, model_id: str, threshold: float,
-                    k: int = 10, show_progress: bool = False, include_trashed: bool = False) -> list[dict]:
-    """Groups of near-duplicates (embeddings within `threshold` cosine similarity, joined transitively)
-    and photos whose identical bytes sit in several places; trashed photos only when asked for."""
-    import numpy as np
-
-    from ..progress import progress
-
-    rows = catalog.present_vectors(model_id, include_trashed)
-    parent = {pid: pid for pid, _ in rows}
-
-    def root(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    total = index._call("counting", col.count)
-    with progress(total=len(rows), desc="neighbours", unit="photo", enabled=show_progress) as bar:
-        for i in range(0, len(rows), 256):
-            chunk = rows[i:i + 256]
-            res = index._call("the duplicate query", col.query, query_embeddings=np.stack([v for _, v in chunk]),
-                              n_results=min(total, k + 1), include=["distances", "metadatas"])
-            for (pid, _), metas, dists in zip(chunk, res["metadatas"], res["distances"]):
-                for m, d in zip(metas, dists):
-                    if not m:  # an item being re-added by `index rebuild` in another process
-                        continue
-                    other, sim = int(m["pid"]), 1.0 - float(d)
-                    if other == pid or other not in parent or sim < threshold:
-                        continue
-                    a, b = root(pid), root(other)
-                    if a != b:
-                        parent[max(a, b)] = min(a, b)
-            bar.update(len(chunk))
-    groups: dict[int, list[int]] = {}
-    for pid in parent:
-        groups.setdefault(root(pid), []).append(pid)
-    out = []
-    for members in groups.values():
-        if len(members) > 1:
-            out.append(_group(catalog, "near-duplicates", members))
-    grouped = {p for ms in groups.values() if len(ms) > 1 for p in ms}
-    for pid in catalog.photos_with_copies(include_trashed):
-        if pid not in grouped:
-            out.append(_group(catalog, "identical copies", [pid]))
-    out.sort(key=lambda g: -g["bytes"])
-    return out
-
-
-def _group(catalog: Catalog, kind: str, members: list[int]) -> dict:
-    photos = []
-    for pid in members:
-        rec = catalog.photo_record(pid)
-        photos.append({"id": pid, "hash": rec["hash"], "size": rec["size"], "width": rec["width"],
-                       "height": rec["height"], "taken_at": rec["taken_at"],
-                       "locations": [location_label(loc["path"], loc.get("entry"))
-                                     for loc in rec["locations"] if loc["state"] == "ok"]})
-    photos.sort(key=lambda p: (-(p["width"] or 0) * (p["height"] or 0), -p["size"], p["id"]))
-    return {"kind": kind, "photos": photos,
-            "bytes": sum(p["size"] * len(p["locations"]) for p in photos),
-            "reclaimable": sum(p["size"] * len(p["locations"]) for p in photos) - photos[0]["size"]}
-
-
 def write_duplicates(library, catalog: Catalog, out, groups: list[dict], *, threshold: float,
                      show_progress: bool = False, log: Callable[[str], None] = lambda m: None) -> Path:
     ids = [p["id"] for g in groups for p in g["photos"]]
@@ -467,7 +404,7 @@ def duplicates_report(library, catalog: Catalog, *, threshold: float, model: str
                       chroma_url: str | None = None, show_progress: bool = False, include_trashed: bool = False,
                       log: Callable[[str], None] = lambda m: None) -> tuple[list[dict], Path]:
     """`trove report duplicates`: the groups, and the page showing them."""
-    from .duplicates import find_duplicates   # every pair compared exactly (this module's is unused now)
+    from .duplicates import find_duplicates   # every pair compared exactly
     from .query import open_collection, pick_model
 
     index = ChromaIndex(library, url=chroma_url, readonly=True)
