@@ -8,10 +8,13 @@ Starlette's TestClient."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+import json
 import os
 import re
 import sqlite3
+import urllib.parse
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +76,18 @@ def embedded(library: Path) -> dict[str, str]:
         db.close()
 
 
+def page_data(page: Path) -> dict:
+    """The JSON a gallery page's lightbox reads."""
+    return json.loads(page.read_text(encoding="utf-8").split('id="trove-data">', 1)[1].split("</script>", 1)[0])
+
+
+def uri_path(uri: str) -> Path:
+    """The file a file:// URI names, byte for byte (a name that is not UTF-8 comes back as os.fsdecode gives it)."""
+    parts = urllib.parse.urlsplit(uri)
+    assert parts.scheme == "file" and parts.netloc == "" and not parts.query and not parts.fragment, uri
+    return Path(os.fsdecode(urllib.parse.unquote_to_bytes(parts.path)))
+
+
 class Decodes:
     """Counts every image PIL opens in this process."""
 
@@ -115,13 +130,10 @@ def test_every_embedded_photo_has_an_upright_320_thumbnail_from_the_embed_stage(
 
 
 def test_report_search_and_duplicates_decode_nothing_and_show_those_thumbnails(ingested, monkeypatch, tmp_path):
-    trove, _files, thumbs = ingested
+    trove, files, thumbs = ingested
     decodes = Decodes(monkeypatch)
     gallery, found, dups = tmp_path / "gallery.html", tmp_path / "found.html", tmp_path / "dups.html"
-    # the lightbox's 1600-px views are not thumbnails (made on demand): no views here, only thumbnails
     trove("report", "--out", gallery)
-    views = decodes.opened[:]
-    decodes.opened.clear()
     trove("search", "red", "--html", found)
     trove("report", "duplicates", "--out", dups)
     assert decodes.opened == [], decodes.opened
@@ -130,9 +142,15 @@ def test_report_search_and_duplicates_decode_nothing_and_show_those_thumbnails(i
         inlined = {base64.b64decode(m) for m in re.findall(r'src="data:image/jpeg;base64,([^"]+)"', page.read_text())}
         assert inlined and inlined <= set(thumbs.values()), page.name
     assert len(inlined) == 1   # the duplicates page: the photo and its identical copy, one thumbnail
-    # the gallery's large views: one decode per photo, for the views only (their own cache files)
-    assert len(views) == len(thumbs), views
-    assert len(list((trove.library / "thumbs").glob("*/*-1600.jpg"))) == len(thumbs)
+    # the lightbox's large view of a plain JPEG or PNG is the original file itself: no rendition made
+    assert not list((trove.library / "thumbs").glob("*/*-1600.jpg")) and not (tmp_path / "gallery_files").exists()
+    photos = page_data(gallery)["photos"].values()
+    assert len(photos) == len(thumbs)
+    for p in photos:
+        assert p["large"] == p["open"] and p["large"].startswith("file:///"), p
+        original = uri_path(p["large"])
+        assert str(original) in p["paths"] and original in files.values(), p
+        assert hashlib.sha256(original.read_bytes()).hexdigest().startswith(dict(p["meta"])["hash"])
 
 
 def test_a_gallery_of_a_library_ingested_before_makes_the_thumbnails_then(ingested, monkeypatch, tmp_path):
@@ -173,8 +191,6 @@ def test_the_apps_thumbnail_route_sends_the_embed_stages_thumbnail_without_decod
 
 def _ingest_ok(trove, pics: Path) -> str:
     """What the ingest said on stderr; it embedded all three photos and exited 0."""
-    import json
-
     r = trove("ingest", "folder", pics, "--model", SPEC, "--json", "--batch-size", "1", quiet=False)
     assert json.loads(r.stdout.splitlines()[0])["embed.photos"] == 3, r.output
     return r.stderr

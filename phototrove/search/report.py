@@ -18,6 +18,7 @@ import re
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
+from urllib.parse import quote_from_bytes
 
 from ..catalog import Catalog, duration_text, location_label, photo_flags
 from ..ingest import plain_file
@@ -141,6 +142,9 @@ def filtered_photo_ids(catalog: Catalog, filters, limit: int) -> list[int]:
 # -- the gallery --------------------------------------------------------------------------------------
 INLINE_MAX = 500     # photos a page inlines its thumbnails for; a bigger page links them as files, loaded lazily
 LARGE_SIDE = 1600    # the lightbox's rendition (long side, pixels)
+# what every browser shows in an <img>, by the format the read stage found in the bytes (Pillow's
+# names, as the catalog records them; MPO: a JPEG with more pictures appended, such as a depth map)
+BROWSER_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "WEBP"})
 
 
 class PageFiles:
@@ -232,9 +236,11 @@ def _gallery_page(library, catalog: Catalog, out: Path, files: PageFiles, model_
 
     thumbs, problems = ensure_thumbs(library, catalog, ids + extra, log=log, show_progress=show_progress)
     uris = {pid: files.src(p) for pid, p in thumbs.items()}
+    recs = catalog.photo_records(ids + extra)
+    records = {pid: hit_summary(rec) for pid, rec in recs.items()}
     # the page's own photos get a large view; a neighbour shown only through "more like this" keeps its thumbnail
-    bigs = ensure_thumbs(library, catalog, ids, side=large, log=log, show_progress=show_progress)[0] if large else {}
-    records = {pid: hit_summary(rec) for pid, rec in catalog.photo_records(ids + extra).items()}
+    bigs = _large_views(library, catalog, files, ids, recs, records, side=large, self_contained=self_contained,
+                        show_progress=show_progress, log=log) if large else {}
     scores = dict(hits)
     ranked = any(score is not None for score in scores.values())
 
@@ -259,7 +265,7 @@ def _gallery_page(library, catalog: Catalog, out: Path, files: PageFiles, model_
     data = {
         "photos": {str(pid): {**_lightbox_fields(records[pid], library), "score": scores.get(pid),
                               **({"thumb": uris.get(pid)} if pid not in scores else {}),
-                              **({"large": files.src(bigs[pid], inline=self_contained)} if bigs.get(pid) else {})}
+                              **({"large": bigs[pid]} if bigs.get(pid) else {})}
                    for pid in ids + extra},
         "near": {str(pid): [[n, round(sc, 4)] for n, sc in near.get(pid, [])] for pid in ids},
         "order": ids,
@@ -268,6 +274,47 @@ def _gallery_page(library, catalog: Catalog, out: Path, files: PageFiles, model_
         f" · made {datetime.now().strftime('%Y-%m-%d %H:%M')}"
     body = f'<main class="grid">{"".join(tiles)}</main>' if tiles else '<p class="empty">No photos.</p>'
     return _write_page(out, title=title, subtitle=subtitle, body=body, data=data)
+
+
+def _large_views(library, catalog: Catalog, files: PageFiles, ids: list[int], recs: dict[int, dict],
+                 summaries: dict[int, dict], *, side: int, self_contained: bool, show_progress: bool,
+                 log: Callable[[str], None]) -> dict[int, str]:
+    """Each page photo's lightbox picture, decoding only what nothing else can show: a rendition of
+    that size already in the cache (`trove serve`'s, an earlier page's); else the original itself,
+    a file any browser shows (the page falls back to the thumbnail should it have moved); else a
+    rendition made now, on a page of up to INLINE_MAX photos. A bigger page would decode thousands
+    of archive members and RAWs: those keep their thumbnail, and `trove serve` shows them full size.
+    A `self_contained` page must not point outside itself: it inlines renditions of every photo."""
+    from .thumbs import ensure_thumbs, thumb_path   # looked up when called (bench/serve.py times them)
+
+    views: dict[int, str] = {}
+    todo = []
+    for pid in ids:
+        cached = thumb_path(library, recs[pid]["hash"], side)
+        if os.path.exists(cached):
+            views[pid] = files.src(cached, inline=self_contained)
+        elif not self_contained and (original := _original_view(summaries[pid], recs[pid])):
+            views[pid] = original
+        else:
+            todo.append(pid)
+    if todo and (self_contained or len(ids) <= INLINE_MAX):
+        made = ensure_thumbs(library, catalog, todo, side=side, log=log, show_progress=show_progress)[0]
+        views.update({pid: files.src(path, inline=self_contained) for pid, path in made.items() if path})
+    elif todo:
+        log(f"{len(todo)} photo(s) show only their thumbnail in the lightbox: not files a browser shows as they "
+            "are (archive members, Lightroom previews, HEIC, RAW, TIFF, video), and a page of over "
+            f"{INLINE_MAX} photos decodes none; `trove serve` shows them full size")
+    return views
+
+
+def _original_view(s: dict, rec: dict) -> str | None:
+    """The original's file:// URI when a browser can show that file as it is: a plain file (not an
+    archive member or a cache's preview) whose bytes are in one of BROWSER_FORMATS (by what the
+    read stage found in them: a HEIC named .jpg is not one; browsers turn a JPEG by its EXIF)."""
+    if rec.get("media") != "image" or str(rec.get("format") or "").upper() not in BROWSER_FORMATS:
+        return None
+    original = _plain_original(s)
+    return file_uri(original) if original else None
 
 
 def _month(taken_at: str | None) -> str:
@@ -305,10 +352,33 @@ def _lightbox_fields(s: dict, library) -> dict:
 def _open_link(s: dict, library) -> dict:
     """The lightbox's "open" link: a plain file itself; for a photo inside an archive or a cache, its
     copy in <library>/open/ when one was written (`trove open`, `--materialize`); else none."""
-    if s["open_path"] in s["files"] and os.path.isabs(s["open_path"]):
-        return {"open": Path(s["open_path"]).as_uri(), "open_copy": False}
+    original = _plain_original(s)
+    if original is not None:
+        uri = file_uri(original)
+        return {"open": uri, "open_copy": False} if uri else {"open": None}
     copy = None if s["files"] else library.opened(s["hash"], s["size"])
-    return {"open": Path(os.path.abspath(copy)).as_uri(), "open_copy": True} if copy else {"open": None}
+    uri = file_uri(os.path.abspath(copy)) if copy else None
+    return {"open": uri, "open_copy": True} if uri else {"open": None}
+
+
+def _plain_original(s: dict) -> str | None:
+    """The photo's own file on disk (hit_summary's open_path when it is one of its plain files)."""
+    return s["open_path"] if s["open_path"] in s["files"] and os.path.isabs(s["open_path"]) else None
+
+
+def file_uri(path: str) -> str | None:
+    """A file:// URI naming exactly this absolute path, or None when none can (a relative path, a
+    Windows name with an unpaired surrogate). On POSIX every byte of the name is kept, percent-encoded
+    (spaces, #, ?, %, a backslash, names that are not UTF-8: os.fsencode gives the surrogateescape'd
+    bytes back), whatever this Python's Path.as_uri makes of them."""
+    if not path or not os.path.isabs(path):
+        return None
+    try:
+        if os.name == "nt":
+            return Path(path).as_uri()
+        return "file://" + quote_from_bytes(os.fsencode(path), safe="/")
+    except (ValueError, UnicodeError):
+        return None
 
 
 # -- duplicates ---------------------------------------------------------------------------------------

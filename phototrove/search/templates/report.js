@@ -16,7 +16,13 @@
     var p = data.photos[id];
     if (!p) { box.hidden = true; return; }
     var img = document.getElementById("lb-img");
-    var src = p.large || thumb(id);
+    var small = thumb(id), src = p.large || small;
+    // the large view may be the original itself (file:), which can have moved since, or be a page
+    // served over http: then the thumbnail; a late error of an earlier photo's picture changes nothing
+    img.onerror = function () {
+      if (img.getAttribute("src") !== src) return;
+      if (small && src !== small) { src = small; img.src = src; } else { img.hidden = true; }
+    };
     if (src) { img.src = src; img.hidden = false; } else { img.removeAttribute("src"); img.hidden = true; }
     img.alt = p.name;
     text(document.getElementById("lb-name"), (p.score != null ? p.score.toFixed(3) + "  " : "") + p.name);
