@@ -1,4 +1,4 @@
 """`python -m phototrove`: the same as `trove`."""
-from .cli import main
+from .cli import entry
 
-main(prog_name="trove")
+entry()

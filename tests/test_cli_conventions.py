@@ -215,3 +215,34 @@ def test_status_of_an_empty_source_and_the_summary_always_says_embedded(trove, t
     assert "; 0 embedded;" in out
     text = trove("status").stdout
     assert "locations: ;" not in text and "files: none" in text
+
+
+# -- read-only commands end without the interpreter's teardown ------------------------------------------
+QUICK_EXIT_PROBE = ("import atexit, sys\n"
+                    "atexit.register(lambda: sys.stderr.write('TEARDOWN\\n'))\n"
+                    "from phototrove.cli import entry\n"
+                    "sys.argv = ['trove'] + sys.argv[1:]\n"
+                    "entry()\n")
+
+
+def test_read_only_commands_exit_quickly_with_all_their_output_and_their_exit_code(trove, tmp_path):
+    """`list`, `status` and `search` end right after flushing (no teardown: the atexit hook never
+    runs) with every line printed and the exit code as usual; a command that writes tears down."""
+    for i in range(40):
+        write_jpeg(tmp_path / "photos" / f"p{i:02d}-{'x' * 200}.jpg", seed=i)
+    trove("ingest", "folder", tmp_path / "photos", "--no-embed")
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-c", QUICK_EXIT_PROBE, "--library", str(trove.library), "--quiet",
+                               *map(str, args)], env=trove.env(), capture_output=True, text=True, timeout=120)
+
+    listed = run("list", "--json")
+    assert listed.returncode == 0 and "TEARDOWN" not in listed.stderr
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert len(rows) == 40 and len(listed.stdout) > 16384   # more than a pipe's buffer, none of it lost
+    status = run("status", "--json")
+    assert status.returncode == 0 and "TEARDOWN" not in status.stderr and json.loads(status.stdout)
+    bad = run("search", "red", "--json", "--paths")   # a usage error keeps its exit code
+    assert bad.returncode == 2 and "--json and --paths" in bad.stderr and "TEARDOWN" not in bad.stderr
+    ingest = run("ingest", "folder", tmp_path / "photos", "--no-embed")
+    assert ingest.returncode == 0 and "TEARDOWN" in ingest.stderr
