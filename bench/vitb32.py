@@ -132,16 +132,17 @@ def visual_graph(path: Path) -> None:
     g.save(path, inp, out, "visual")
 
 
-def textual_graph(path: Path) -> None:
+def textual_graph(path: Path, t: dict = TEXT, causal: bool = True) -> None:
+    """open_clip's text tower as immich exports it: the token length fixed in the input, the
+    positional table and the causal mask constants of that length (`causal=False`: no mask)."""
     import onnx
     from onnx import helper
 
-    t = TEXT
     g = _Graph(seed=2)
     ids = g.op("Cast", "text", to=onnx.TensorProto.INT64)
     x = g.op("Add", g.op("Gather", g.weight(t["vocab"], t["width"]), ids), g.weight(t["context"], t["width"], scale=0.01))
     mask = np.triu(np.full((t["context"], t["context"]), -np.inf, np.float32), k=1)
-    mask_name = g.const(mask, "causal")
+    mask_name = g.const(mask, "causal") if causal else None
     for _ in range(t["layers"]):
         x = g.block(x, t["width"], t["heads"], mask=mask_name)
     x = g.layer_norm(x, t["width"])
@@ -156,16 +157,17 @@ def textual_graph(path: Path) -> None:
     g.save(path, inp, out, "textual")
 
 
-def build_vitb32(out_dir: str | Path, towers=("visual", "textual")) -> Path:
-    """Write an immich-layout ViT-B/32 (random weights) into out_dir; skips towers already there."""
+def build_vitb32(out_dir: str | Path, towers=("visual", "textual"), text: dict = TEXT, causal: bool = True) -> Path:
+    """Write an immich-layout ViT-B/32 (random weights) into out_dir; skips towers already there.
+    `text`: other text tower sizes (tests build a tiny one), `causal`: see textual_graph."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps({
         "embed_dim": EMBED_DIM,
         "vision_cfg": {"image_size": VISION["image"], "layers": VISION["layers"], "width": VISION["width"],
                        "patch_size": VISION["patch"]},
-        "text_cfg": {"context_length": TEXT["context"], "vocab_size": TEXT["vocab"], "width": TEXT["width"],
-                     "heads": TEXT["heads"], "layers": TEXT["layers"]}}, indent=1))
+        "text_cfg": {"context_length": text["context"], "vocab_size": text["vocab"], "width": text["width"],
+                     "heads": text["heads"], "layers": text["layers"]}}, indent=1))
     if "visual" in towers:
         if not (out / "visual" / "model.onnx").exists():
             visual_graph(out / "visual" / "model.onnx")
@@ -174,7 +176,7 @@ def build_vitb32(out_dir: str | Path, towers=("visual", "textual")) -> Path:
             "interpolation": "bicubic", "resize_mode": "shortest", "fill_color": 0}, indent=1))
     if "textual" in towers:
         if not (out / "textual" / "model.onnx").exists():
-            textual_graph(out / "textual" / "model.onnx")
+            textual_graph(out / "textual" / "model.onnx", text, causal)
         sys.path.insert(0, str(ROOT / "fixtures"))
         import clip_bpe
 

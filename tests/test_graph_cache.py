@@ -3,8 +3,10 @@ by the first text query, reused by the next ones, made again when damaged, skipp
 needed) in a library that cannot be written."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from embed_fixtures import PHOTOS, model_dir
 from phototrove.embed import load_embedder
 
 TINY = model_dir("onnx", "clip-tiny")
+REPO = Path(__file__).resolve().parents[1]
 
 
 def graph_entries(library):
@@ -124,3 +127,91 @@ def test_a_read_only_library_searches_and_uses_the_graph_it_has(library, tmp_pat
         assert not (entry / "meta.json").exists()
     finally:
         subprocess.run(["umount", str(view)])
+
+
+# -- the text tower on the query's own tokens (embed/short_text.py) -------------------------------------
+TEXTS = ["a dog", "a red car on a beach at night", "", "東京の夜景 2019", " ".join(["the red car"] * 40)]
+
+
+def open_clip_tower(folder, causal=True):
+    """A tiny text tower shaped like immich's open_clip exports: input (n, 77), a (77, width)
+    positional constant and a (77, 77) causal mask, pooled at the end token; a real CLIP tokenizer."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "bench"))
+    from vitb32 import TEXT, build_vitb32
+
+    return build_vitb32(folder, towers=("textual",), text={**TEXT, "width": 16, "layers": 2, "heads": 2},
+                        causal=causal)
+
+
+def fed_lengths(embedder):
+    """Records the token length of every run of the text tower (a wrapper around the real run)."""
+    lengths, real = [], embedder._textual.run
+
+    def run(feeds, quiet=False):
+        lengths.append(next(iter(feeds.values())).shape[1])
+        return real(feeds, quiet)
+
+    embedder._textual.run = run
+    return lengths
+
+
+@pytest.mark.parametrize("kind", ["open_clip", "hf_clip"])
+def test_a_clip_text_tower_runs_on_the_querys_tokens_and_gives_the_same_vectors(kind, tmp_path):
+    folder = open_clip_tower(tmp_path / "model") if kind == "open_clip" else TINY
+    padded = load_embedder(str(folder), towers="text", backend="onnx")       # no cache: the graph as exported
+    short = load_embedder(str(folder), towers="text", backend="onnx", cache_dir=tmp_path / "models")
+    assert short._textual.short_inputs and not padded._textual.short_inputs
+    lengths = fed_lengths(short)
+    for text in TEXTS:
+        a, b = padded.encode_texts([text]), short.encode_texts([text])
+        assert np.abs(a - b).max() < 1e-5, text
+    tokens = [int(short._tokenizer.encode([t])[1].sum()) for t in TEXTS]   # start, words, end
+    assert lengths == tokens and tokens[0] < 8 and tokens[2] == 2
+    assert lengths[-1] == 77   # the long one fills the context: nothing to cut
+    batch = short.encode_texts(TEXTS)   # a batch runs at its longest text's length
+    assert np.abs(batch - padded.encode_texts(TEXTS)).max() < 1e-5 and lengths[-1] == 77
+    # decided once: the next process reads it from the entry, and does not probe again
+    (meta,) = (tmp_path / "models").glob("*/textual-graph-*/meta.json")
+    assert json.loads(meta.read_text())["short_inputs"] is True
+    import phototrove.embed.short_text as short_text
+
+    probes = []
+    real_agrees = short_text.agrees
+    short_text.agrees = lambda *a: probes.append(a) or real_agrees(*a)
+    try:
+        again = load_embedder(str(folder), towers="text", backend="onnx", cache_dir=tmp_path / "models")
+    finally:
+        short_text.agrees = real_agrees
+    assert again._textual.short_inputs and probes == []
+
+
+@pytest.mark.parametrize("kind", ["not_causal", "siglip"])
+def test_a_tower_that_needs_its_padding_keeps_it(kind, tmp_path):
+    """A tower that sees the padding (no causal mask) or pools elsewhere and fixes its length
+    inside the graph (SigLIP) is found out by the probes: it runs padded, with the same vectors."""
+    folder = open_clip_tower(tmp_path / "model", causal=False) if kind == "not_causal" else \
+        model_dir("onnx", "siglip-tiny")
+    padded = load_embedder(str(folder), towers="text", backend="onnx")
+    cached = load_embedder(str(folder), towers="text", backend="onnx", cache_dir=tmp_path / "models")
+    assert not cached._textual.short_inputs
+    lengths = fed_lengths(cached)
+    assert np.abs(padded.encode_texts(TEXTS) - cached.encode_texts(TEXTS)).max() < 1e-5
+    assert set(lengths) == {padded._tokenizer.context_length}
+    (meta,) = (tmp_path / "models").glob("*/textual-graph-*/meta.json")
+    assert json.loads(meta.read_text())["short_inputs"] is False
+
+
+def test_a_search_through_the_cli_uses_the_short_tower_and_finds_the_same(library):
+    trove = library
+    models = trove.library / "models"
+    models.write_bytes(b"")          # no cache can be made: the export runs, padded
+    padded = scores(trove)
+    models.unlink()
+    made = scores(trove)             # makes the graph, and decides
+    (entry,) = graph_entries(trove.library)
+    assert json.loads((entry / "meta.json").read_text())["short_inputs"] is True
+    for found in (made, scores(trove)):
+        assert [h for h, _ in found] == [h for h, _ in padded]
+        assert max(abs(a - b) for (_, a), (_, b) in zip(found, padded)) < 1e-4

@@ -71,6 +71,35 @@ class ModelCache:
             return None
         return entry / MODEL
 
+    def info(self, name: str, key: str) -> dict:
+        """What the entry's meta.json says ({} when it cannot be read)."""
+        try:
+            meta = json.loads((self.entry(name, key) / META).read_text())
+        except (OSError, ValueError):
+            return {}
+        return meta if isinstance(meta, dict) else {}
+
+    def annotate(self, name: str, key: str, **fields) -> bool:
+        """Add `fields` to a whole entry's meta.json (replaced atomically); False when it cannot be written."""
+        meta = self.info(name, key)
+        if not meta:
+            return False
+        path = self.entry(name, key) / META
+        tmp = path.with_name(f".{META}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "w") as f:
+                json.dump({**meta, **fields}, f, indent=1)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+            return False
+        return True
+
     def discard(self, name: str, key: str) -> None:
         """Delete an entry found broken (a no-op in a library that cannot be written)."""
         shutil.rmtree(self.entry(name, key), ignore_errors=True)

@@ -93,15 +93,17 @@ GRAPH_LOADED_AT = "ORT_DISABLE_ALL"      # what is saved is optimized already (m
 
 
 def _cached_session(path: Path, threads: int | None, providers: list[str], cache, name: str, starting,
-                    once: bool = False):
-    """A session on the optimized graph kept in `cache`, made (and saved) now if it is not there
-    yet; None when there is no usable entry and none can be written (a read-only library)."""
+                    once: bool = False, rewrite: Callable | None = None):
+    """(a session on the optimized graph kept in `cache`, made and saved now if it is not there yet,
+    and the entry's key); None when there is no usable entry and none can be written (a read-only
+    library). `rewrite(path)`: the graph to optimize instead of the file's (an onnx ModelProto), or None."""
     import onnxruntime as ort
 
     from .cache import cache_key
 
     try:
-        key = cache_key(path, kind="optimized-graph", providers=providers, level=GRAPH_SAVED_AT)
+        key = cache_key(path, kind="optimized-graph", providers=providers, level=GRAPH_SAVED_AT,
+                        **({"rewrite": getattr(rewrite, "__name__", "yes")} if rewrite else {}))
     except OSError:
         return None
     found = cache.lookup(name, key)
@@ -109,7 +111,7 @@ def _cached_session(path: Path, threads: int | None, providers: list[str], cache
         try:
             starting()
             return ort.InferenceSession(str(found), sess_options=_options(threads, GRAPH_LOADED_AT, once),
-                                        providers=providers)
+                                        providers=providers), key
         except Exception:  # damaged in a way its sizes do not show: made again below
             cache.discard(name, key)
     if not cache.writable():
@@ -120,11 +122,18 @@ def _cached_session(path: Path, threads: int | None, providers: list[str], cache
         opts.optimized_model_filepath = str(out)
         opts.add_session_config_entry("session.optimized_model_external_initializers_file_name", "model.data")
         opts.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
+        graph = None
+        if rewrite is not None:
+            try:
+                graph = rewrite(path)
+            except Exception:   # a graph the rewrite does not understand: optimized as exported
+                graph = None
         starting()
-        return ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+        return ort.InferenceSession(graph.SerializeToString() if graph is not None else str(path),
+                                    sess_options=opts, providers=providers)
 
     try:
-        return cache.build(name, key, make, info={"source": str(path), "providers": providers})[0]
+        return cache.build(name, key, make, info={"source": str(path), "providers": providers})[0], key
     except Exception:  # cannot be written (disk full, permissions), or the model itself fails: said below
         return None
 
@@ -133,14 +142,18 @@ class _Tower:
     """One ONNX session and how to feed it."""
 
     def __init__(self, path: Path, threads: int | None = None, device: str = "auto", *, cache=None,
-                 cache_name: str | None = None, starting=lambda: None, once: bool = False):
+                 cache_name: str | None = None, starting=lambda: None, once: bool = False,
+                 rewrite: Callable | None = None):
         """`starting` is called right before onnxruntime builds a session (it lets go of the GIL then);
-        `once`: the session will run about once (see OnnxEmbedder)."""
+        `once`: the session will run about once (see OnnxEmbedder); `rewrite`: see _cached_session."""
         import onnxruntime as ort
 
         providers = best_providers(device)
-        session = _cached_session(path, threads, providers, cache, cache_name, starting, once) \
+        cached = _cached_session(path, threads, providers, cache, cache_name, starting, once, rewrite) \
             if cache is not None else None
+        session, key = cached if cached is not None else (None, None)
+        self.entry = (cache, cache_name, key) if key is not None else None   # where it was kept
+        self.short_inputs = False   # a text tower that runs on the tokens only (short_text.py)
         if session is None:
             try:
                 starting()
@@ -157,12 +170,19 @@ class _Tower:
     def dtype(self, i: int = 0) -> str:
         return _NP_TYPES.get(self.inputs[i].type, "float32")
 
-    def run(self, feeds: dict) -> "np.ndarray":  # noqa: F821
+    def run(self, feeds: dict, quiet: bool = False) -> "np.ndarray":  # noqa: F821
+        """`quiet`: a failure is the caller's answer (a probe), not an error for onnxruntime to log."""
         import numpy as np
 
+        options = None
+        if quiet:
+            import onnxruntime as ort
+
+            options = ort.RunOptions()
+            options.log_severity_level = 4
         n = len(next(iter(feeds.values())))
         if self.fixed_batch is None or self.fixed_batch == n:
-            return self.session.run([self.output], feeds)[0]
+            return self.session.run([self.output], feeds, options)[0]
         step = self.fixed_batch  # an export with a fixed batch size: feed it slices of that size
         outs = []
         for i in range(0, n, step):
@@ -170,7 +190,7 @@ class _Tower:
             short = step - len(part[next(iter(part))])
             if short:
                 part = {k: np.concatenate([v, np.repeat(v[-1:], short, axis=0)]) for k, v in part.items()}
-            outs.append(self.session.run([self.output], part)[0][:step - short])
+            outs.append(self.session.run([self.output], part, options)[0][:step - short])
         return np.concatenate(outs)
 
 
@@ -260,7 +280,8 @@ class OnnxEmbedder(ConfiguredPreprocessing, Embedder):
         thread.start()
         try:
             self._textual = _Tower(self.folder / "textual" / "model.onnx", threads, device, cache=self.cache,
-                                   cache_name="textual-graph", starting=go.set, once=self.once)
+                                   cache_name="textual-graph", starting=go.set, once=self.once,
+                                   rewrite=self._short_graph)
         except BaseException:
             got["cancelled"] = True
             raise
@@ -271,6 +292,30 @@ class OnnxEmbedder(ConfiguredPreprocessing, Embedder):
         if "error" in got:
             raise got["error"]
         self._tokenizer = got["tokenizer"]
+        self._textual.short_inputs = self._short_inputs_verdict()
+
+    @staticmethod
+    def _short_graph(path: Path):
+        from .short_text import shortened
+
+        return shortened(path)
+
+    def _short_inputs_verdict(self) -> bool:
+        """Whether the text tower runs on the query's tokens only: decided once per cached graph, on
+        probe texts (short_text.agrees), and kept in the entry's meta.json."""
+        from .short_text import agrees
+
+        tower = self._textual
+        if tower.entry is None:
+            return False
+        cache, name, key = tower.entry
+        verdict = cache.info(name, key).get("short_inputs")
+        if not isinstance(verdict, bool):
+            fixed = any(isinstance(i.shape[1], int) for i in tower.inputs if len(i.shape) > 1)
+            verdict = not fixed and agrees(lambda ids, mask: tower.run(self._text_feeds(ids, mask), quiet=True),
+                                           self._tokenizer.encode)
+            cache.annotate(name, key, short_inputs=verdict)
+        return verdict
 
     def _int8_visual(self, source: Path, threads: int | None, device: str) -> _Tower:
         """The image tower quantized to int8, from the library's cache, made there first if needed."""
@@ -332,10 +377,17 @@ class OnnxEmbedder(ConfiguredPreprocessing, Embedder):
         if len(texts) == 0:
             return np.zeros((0, self.dim), np.float32)
         ids, mask = self._tokenizer.encode(texts)
+        if self._textual.short_inputs:
+            from .short_text import cut
+
+            ids, mask = cut(ids, mask)
+        return l2_normalize(self._textual.run(self._text_feeds(ids, mask)))
+
+    def _text_feeds(self, ids, mask) -> dict:
         feeds = {}
         for i, spec in enumerate(self._textual.inputs):
             if "mask" in spec.name:
                 feeds[spec.name] = mask.astype(self._textual.dtype(i))
             else:
                 feeds[spec.name] = ids.astype(self._textual.dtype(i))
-        return l2_normalize(self._textual.run(feeds))
+        return feeds
