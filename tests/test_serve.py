@@ -346,3 +346,26 @@ def test_a_library_not_embedded_is_browsed_and_says_why_it_cannot_search(tmp_pat
 def test_serve_without_a_library_is_one_line(tmp_path):
     r = Trove(tmp_path / "none").run("serve", "--port", "0")
     assert r.returncode == 3 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_the_app_keeps_the_vector_table_warm_and_filtered_searches_find_the_same(colours):
+    """The app builds the exact table filtered searches rank over (beside its first requests) and
+    answers them from it, as the index's own filter answers them without it."""
+    from phototrove.library import Library
+    from phototrove.search import catalog_vectors
+    from phototrove.search.filters import Filters
+    from phototrove.serve.view import LibraryView
+
+    catalog_vectors.forget()
+    view = LibraryView(Library(colours["trove"].library))
+    view.warming.join(60)
+    assert catalog_vectors.fresh_table(view.catalog(), view.model_id) is not None
+    cases = [Filters(), Filters(date_from="2019", date_to="2020"), Filters(albums=("Garden & <Friends>",))]
+    warm = [view.search("red", filters=f) for f in cases]
+    catalog_vectors.forget()   # no table: the index's filter
+    assert catalog_vectors.fresh_table(view.catalog(), view.model_id) is None
+    cold = [view.search("red", filters=f) for f in cases]
+    for a, b in zip(warm, cold):
+        assert [p["id"] for p in a["photos"]] == [p["id"] for p in b["photos"]]
+        assert max((abs(x["score"] - y["score"]) for x, y in zip(a["photos"], b["photos"])), default=0) < 1e-5
+    assert any(len(a["photos"]) for a in warm[1:])

@@ -42,6 +42,23 @@ class LibraryView:
             self.text = self._tower("text")
             check_model(catalog, self.model_id, self.text.model_id)
         self._term_cache: dict[str, object] = {}
+        # the exact vector table filtered searches rank over (catalog_vectors), built beside the first
+        # requests (until then they go to the index's own filter) and rebuilt after ingests commit
+        self.warming = threading.Thread(target=self._keep_table_warm, name="trove-vector-table", daemon=True)
+        if self.col is not None and getattr(self.col, "table", None) is None:   # (a read-only library's has one)
+            self.warming.start()
+
+    def _keep_table_warm(self) -> None:
+        from ..search.catalog_vectors import keep_warm
+
+        try:
+            catalog = self.library.reading()
+            try:
+                keep_warm(catalog, self.model_id)
+            finally:
+                catalog.close()
+        except Exception as e:   # no table: searches are answered as without one, only slower
+            self.log(f"filtered searches use the index's own filter: {type(e).__name__}: {e}")
 
     # -- plumbing ---------------------------------------------------------------------------------
     def catalog(self) -> Catalog:
