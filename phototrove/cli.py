@@ -419,15 +419,14 @@ def list_photos(obj: Context, as_json: bool, words: str | None, **opts) -> None:
     """Every photo with its metadata, content hash, locations, albums, keywords and auto-tags; with
     filters (those of `search`) or --text, the present photos they select, newest first. Works on
     a library that is not embedded."""
-    from .search.selection import listed_photos
+    from .search.selection import listed_records
     allow_quick_exit()
 
     if not obj.library.exists():
         return
     filters = _filters(opts)
     with obj.library.reading() as catalog:
-        for pid in listed_photos(catalog, filters, words):
-            rec = catalog.photo_record(pid)
+        for rec in listed_records(catalog, filters, words):
             if as_json:
                 emit_json(rec)
             else:

@@ -246,3 +246,23 @@ def test_read_only_commands_exit_quickly_with_all_their_output_and_their_exit_co
     assert bad.returncode == 2 and "--json and --paths" in bad.stderr and "TEARDOWN" not in bad.stderr
     ingest = run("ingest", "folder", tmp_path / "photos", "--no-embed")
     assert ingest.returncode == 0 and "TEARDOWN" in ingest.stderr
+
+
+def test_list_builds_records_in_batches_and_keeps_every_photo_in_order(trove, tmp_path, monkeypatch):
+    """`trove list` (all, and filtered newest first) gives each photo's full record once, in order,
+    across batch boundaries, exactly as photo_record gives it."""
+    import phototrove.search.selection as selection
+    from phototrove.catalog import Catalog
+    from phototrove.search.filters import Filters
+
+    for i in range(11):
+        write_jpeg(tmp_path / "photos" / f"p{i:02d}.jpg", seed=100 + i, taken=f"2019:0{1 + i % 9}:0{1 + i % 7} 10:00:00")
+    trove("ingest", "folder", tmp_path / "photos", "--no-embed")
+    monkeypatch.setattr(selection, "LIST_BATCH", 3)
+    with Catalog(trove.library / "catalog.db", readonly=True) as cat:
+        for args, filters in (((), Filters()), (("--from", "2019-03"), Filters(date_from="2019-03"))):
+            rows = trove.json_lines("list", *args)
+            ids = list(selection.listed_photos(cat, filters))
+            assert [r["id"] for r in rows] == ids and len(ids) > 3, args
+            assert rows == [json.loads(json.dumps(cat.photo_record(pid), default=str)) for pid in ids]
+    assert len(trove.json_lines("list")) == 11

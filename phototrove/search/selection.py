@@ -82,6 +82,20 @@ def newest_first(catalog: Catalog, filters: Filters, metas: dict[int, dict] | No
     return [m["pid"] for m in kept], 0 if wants_trash else len(picked) - len(kept)
 
 
+LIST_BATCH = 500   # records built per set of queries by `trove list` (one photo_record each cost ~1 ms)
+
+
+def listed_records(catalog: Catalog, filters: Filters, words: str | None = None):
+    """photo_record of each photo listed_photos yields, in its order, built a batch at a time (a
+    photo removed meanwhile is left out)."""
+    from itertools import islice
+
+    ids = listed_photos(catalog, filters, words)
+    while batch := list(islice(ids, LIST_BATCH)):
+        records = catalog.photo_records(batch)
+        yield from (records[pid] for pid in batch if pid in records)
+
+
 def listed_photos(catalog: Catalog, filters: Filters, words: str | None = None):
     """`trove list`: every photo (in id order) when nothing is asked; with filters, the present
     photos they select, newest first; with words, those holding them, best match first."""
