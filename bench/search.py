@@ -27,7 +27,7 @@ duplicates`, in a child process: the near-duplicate half needs embeddings, and t
 real files).
 
 Usage: python bench/search.py [--photos 100000] [--out bench/out/search] [--reuse] [--catalog-only]
-Limits: warm p95 < 10 ms unfiltered, < 20 ms filtered; cold CLI search < 2 s; report < 5 s;
+Limits: warm p95 < 10 ms unfiltered, < 20 ms filtered; cold CLI search < 0.8 s; report < 5 s;
 report duplicates < 60 s at 100,000 photos.
 """
 from __future__ import annotations
@@ -133,6 +133,10 @@ def trove(library: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "phototrove.cli", "--library", str(library), "-q", *args]
 
 
+COLD_QUERIES = ("a red car on a beach", "poodle in the snow", "birthday cake with candles", "sunset over the harbour",
+                "grandmother in her kitchen", "a train crossing a bridge", "fog in the forest")
+
+
 def cli_wall(library: Path, text: str, env: dict) -> float:
     t0 = time.perf_counter()
     out = subprocess.run(trove(library, "search", text, "--limit", "20"), capture_output=True, text=True, env=env)
@@ -175,8 +179,11 @@ def main() -> None:
         shutil.rmtree(args.out, ignore_errors=True)
         args.out.mkdir(parents=True)
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TROVE_")}
+    # trove as installed: its modules compiled once (a shell that says not to write bytecode would
+    # make every cold command compile them again)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TROVE_") and k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent), str(HERE)])
+    env["PYTHONPYCACHEPREFIX"] = str(args.out / "pycache")
     library_dir = args.out / "library"
 
     # the model: a random-weight ViT-B/32-shaped export when bench/vitb32.py exists (issue 3)
@@ -219,8 +226,8 @@ def main() -> None:
          seconds=round(r["wall"], 1), rows_per_s=round(rate), mb=round(r["bytes"] / 2**20),
          maxrss_mb=round(r["maxrss_mb"]), complete=not r["cut"],
          **({"stopped_after_s": args.list_seconds, "all_rows_would_take_s": round(args.photos / rate)} if r["cut"] else {}),
-         where="one photo_record per row (~10 small queries: locations, albums, keywords, people, tags, meta, "
-               "stack, embeddings) and its JSON; rows stream as they are read")
+         where="the records of 500 rows at a time (photo_records: ~10 set-based queries for locations, albums, "
+               "keywords, people, tags, meta, stack, embeddings) and each row's JSON; rows stream as they are built")
     if catalog_only:
         copies_groups(library_dir, env, planted)
         return
@@ -310,9 +317,12 @@ def main() -> None:
 
     # -- cold CLI search ----------------------------------------------------------------------------
     if spec is not None:
-        walls = [cli_wall(library.root, "a red car on a beach", env) for _ in range(3)]
+        walls = [cli_wall(library.root, text, env) for text in COLD_QUERIES]   # a new query each time
         emit(metric="cold_cli_search", model="random-weight ViT-B/32 text tower (ONNX)", first_s=round(walls[0], 2),
-             median_s=round(statistics.median(walls), 2), limit_s=2)
+             median_s=round(statistics.median(walls[1:]), 2), runs=len(walls) - 1, limit_s=0.8,
+             where="first_s: the first query of the library (its text graph optimized and kept in models/); "
+                   "median_s: the later ones (interpreter and imports ~0.3 s, tokenizer, the text tower on "
+                   "the query's tokens, the index query, printing)")
     else:
         emit(metric="cold_cli_search", pending="bench/vitb32.py (issue 3) is not in this branch yet")
     # everything but the model: the same process with a trivial text embedder under the same model id
