@@ -88,9 +88,9 @@ class PhotoQueries:
         resolved["favorite"] = 1 if resolved["favorite"] else 0
         resolved.update(resolve_time(meta, resolved["lat"], resolved["lon"]))
         fields = RESOLVED_FIELDS + TIME_FIELDS
-        sets = ", ".join(f"{f}=?" for f in fields)
-        self.db.execute(f"UPDATE photos SET {sets} WHERE id=?", [resolved[f] for f in fields] + [photo_id])
-        self.db.execute(f"UPDATE photos SET {flag_updates()} WHERE id=?", (photo_id,))
+        sets = ", ".join(f"{f}=?" for f in fields)   # (the flags come from the locations, not these columns)
+        self.db.execute(f"UPDATE photos SET {sets}, {flag_updates()} WHERE id=?",
+                        [resolved[f] for f in fields] + [photo_id])
         for table, link, col, key in (("keywords", "photo_keywords", "keyword_id", "keywords"),
                                       ("people", "photo_people", "person_id", "people")):
             names = sorted({n for o in meta.values() for n in o.get(key, []) if isinstance(n, str) and n})
