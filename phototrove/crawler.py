@@ -292,18 +292,22 @@ class Crawler:
             return True
         photo_id = cat.photo_id_by_hash(res.digest)
         p = res.probe
-        if photo_id is None:
+        new = photo_id is None
+        if new:
+            details = dict(stored=(p.stored_width, p.stored_height), duration=p.duration, codec=p.codec,
+                           motion=p.motion, burst=p.burst) if p else {}
             photo_id = cat.add_photo(res.digest, res.size, res.media, p.format if p else loc.meta.get("format"),
-                                     p.width if p else None, p.height if p else None)
+                                     p.width if p else None, p.height if p else None, **details)
             summary.add("read.photos")
         else:
             summary.add("read.duplicates")
         if p is not None:   # what the file says of itself (again for known bytes: the reader may know more)
             cat.set_meta(photo_id, "exif", p.exif)
             cat.set_meta(photo_id, "xmp", p.xmp)
-            cat.set_dimensions(photo_id, p.width, p.height, p.stored_width, p.stored_height)
-            cat.set_media(photo_id, res.media, p.format)   # (a DNG was read as an image before RAWs were)
-            cat.set_media_details(photo_id, duration=p.duration, codec=p.codec, motion=p.motion, burst=p.burst)
+            if not new:   # (a new photo's row has them already)
+                cat.set_dimensions(photo_id, p.width, p.height, p.stored_width, p.stored_height)
+                cat.set_media(photo_id, res.media, p.format)   # (a DNG was read as an image before RAWs were)
+                cat.set_media_details(photo_id, duration=p.duration, codec=p.codec, motion=p.motion, burst=p.burst)
         self._link(loc, photo_id, res)
         return True
 

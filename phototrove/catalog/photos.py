@@ -25,12 +25,14 @@ class PhotoQueries:
         row = self.db.execute("SELECT id FROM photos WHERE hash=?", (digest,)).fetchone()
         return row[0] if row else None
 
-    def add_photo(self, digest: str, size: int, media: str, fmt: str | None,
-                  width: int | None, height: int | None) -> int:
+    def add_photo(self, digest: str, size: int, media: str, fmt: str | None, width: int | None, height: int | None,
+                  *, stored: tuple = (None, None), duration=None, codec=None, motion=False, burst=None) -> int:
+        """A new photo's row, with what its bytes say of its size (as displayed and as `stored`) and
+        media details (see set_dimensions, set_media_details), in one statement."""
         self.db.execute(
-            "INSERT INTO photos(hash, size, media, format, width, height, added_at) VALUES (?,?,?,?,?,?,?) "
-            "ON CONFLICT(hash) DO NOTHING",
-            (digest, size, media, fmt, width, height, now_iso()),
+            "INSERT INTO photos(hash, size, media, format, width, height, stored_width, stored_height, duration, "
+            "codec, motion, burst, added_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(hash) DO NOTHING",
+            (digest, size, media, fmt, width, height, *stored, duration, codec, 1 if motion else 0, burst, now_iso()),
         )
         return self.photo_id_by_hash(digest)
 
