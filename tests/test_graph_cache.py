@@ -61,7 +61,7 @@ def test_the_saved_graph_embeds_as_the_export_does(tmp_path):
     want = plain.encode_texts(texts)
     made = load_embedder(str(TINY), towers="text", cache_dir=tmp_path)      # saves it
     used = load_embedder(str(TINY), towers="text", cache_dir=tmp_path)      # loads it
-    (entry,) = [p for p in (tmp_path / "clip-tiny").iterdir() if not p.name.startswith(".")]
+    (entry,) = [p for p in (tmp_path / "clip-tiny").iterdir() if p.name.startswith("textual-graph-")]
     assert "model.data" in {p.name for p in entry.iterdir()}    # the weights apart, memory-mapped
     np.testing.assert_allclose(made.encode_texts(texts), want, atol=1e-5)
     np.testing.assert_allclose(used.encode_texts(texts), want, atol=1e-5)

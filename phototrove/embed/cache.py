@@ -1,10 +1,10 @@
 """Model files trove derives from a model on the user's machine and keeps in the library
-(`<library>/models/<model>/`): the int8 image tower of `--precision int8`, and ONNX Runtime's
+(`<library>/models/<model>/`): the int8 image tower of `--precision int8`, ONNX Runtime's
 optimized graph of the text tower, which a cold `trove search` loads several times faster than the
-export itself.
+export itself, and a CLIP tokenizer's compact form (clip_tokenizer.py).
 
-Each entry is a folder `<name>-<key>/` holding `model.onnx` (+ `model.data`, its weights) and
-`meta.json` (the size of every file in it). The key hashes what the entry was made from — the source
+Each entry is a folder `<name>-<key>/` holding its main file (`model.onnx`, + `model.data`, its
+weights; the tokenizer's `tokenizer.bpe`) and `meta.json` (the size of every file in it). The key hashes what the entry was made from — the source
 model's real path, size and modification time, the onnxruntime version and the options — so a
 changed model, onnxruntime or option makes a new entry and the old one is deleted. An entry is built
 in a hidden temporary folder beside it and renamed into place when complete, so a run killed at any
@@ -56,20 +56,20 @@ class ModelCache:
     def entry(self, name: str, key: str) -> Path:
         return self.folder / f"{name}-{key}"
 
-    def lookup(self, name: str, key: str) -> Path | None:
-        """The entry's model file when the entry is whole, else None."""
+    def lookup(self, name: str, key: str, main: str = MODEL) -> Path | None:
+        """The entry's main file (its model, unless named otherwise) when the entry is whole, else None."""
         entry = self.entry(name, key)
         try:
             meta = json.loads((entry / META).read_text())
             files = meta["files"]
-            if meta.get("key") != key or MODEL not in files:
+            if meta.get("key") != key or main not in files:
                 return None
             for fname, size in files.items():
                 if os.stat(entry / fname).st_size != size:
                     return None
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        return entry / MODEL
+        return entry / main
 
     def info(self, name: str, key: str) -> dict:
         """What the entry's meta.json says ({} when it cannot be read)."""
@@ -111,8 +111,9 @@ class ModelCache:
             return False
         return os.access(self.folder, os.W_OK)
 
-    def build(self, name: str, key: str, make: Callable[[Path], object], info: dict | None = None):
-        """Make the entry: `make(path)` writes `path` (= <tmp>/model.onnx, and any files beside it)
+    def build(self, name: str, key: str, make: Callable[[Path], object], info: dict | None = None,
+              main: str = MODEL):
+        """Make the entry: `make(path)` writes `path` (= <tmp>/<main>, and any files beside it)
         and returns what the caller wants back (e.g. the session that wrote it). The folder is
         renamed into place once every file is written and synced. Returns (make's result, the
         entry's model file). OSError when the folder cannot be written (the caller goes on without)."""
@@ -121,31 +122,31 @@ class ModelCache:
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}-{key}.", suffix=".tmp", dir=self.folder))
         try:
             os.chmod(tmp, 0o755)   # (mkdtemp's 0700 would stay the entry's)
-            result = make(tmp / MODEL)
+            result = make(tmp / main)
             files = {}
             for p in sorted(tmp.iterdir()):
                 with open(p, "rb") as f:
                     os.fsync(f.fileno())
                 files[p.name] = p.stat().st_size
-            if MODEL not in files:
-                raise OSError(f"{MODEL} was not written")
+            if main not in files:
+                raise OSError(f"{main} was not written")
             meta = {"key": key, "files": files, "made_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **(info or {})}
             with open(tmp / META, "w") as f:
                 json.dump(meta, f, indent=1)
                 f.flush()
                 os.fsync(f.fileno())
             entry = self.entry(name, key)
-            if self.lookup(name, key) is None:
+            if self.lookup(name, key, main) is None:
                 shutil.rmtree(entry, ignore_errors=True)   # a broken entry in the way
                 try:
                     os.rename(tmp, entry)
                 except OSError:
-                    if self.lookup(name, key) is None:     # not another process's whole entry: a real failure
+                    if self.lookup(name, key, main) is None:   # not another process's whole entry: a real failure
                         raise
             _fsync_dir(self.folder)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        return result, entry / MODEL
+        return result, entry / main
 
     def _sweep(self, name: str, keep: str) -> None:
         """Delete this name's entries for other keys, and temporary folders left by killed runs."""

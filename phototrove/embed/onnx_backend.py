@@ -13,7 +13,9 @@ fixed batch of one), not as we assume.
 With a cache folder (the library's `models/`, cache.py): the text tower's graph, as onnxruntime
 optimizes it, is saved there on first load with its weights in a file of their own, which later
 loads memory-map instead of parsing (a ViT-B/32 text tower: ~1 s -> ~0.2 s, most of a cold
-`trove search`); and `precision="int8"` runs the image tower quantized (quantize.py), made once.
+`trove search`), running on the query's own tokens where that gives the same vectors (short_text.py);
+a CLIP tokenizer is kept there in a compact form too (clip_tokenizer.py: ~0.3 s -> a few ms); and
+`precision="int8"` runs the image tower quantized (quantize.py), made once.
 """
 from __future__ import annotations
 
@@ -247,21 +249,39 @@ class OnnxEmbedder(ConfiguredPreprocessing, Embedder):
             self.dim = int(out) if isinstance(out, int) else 0
 
     def _load_text(self, threads: int | None, device: str) -> None:
-        """The tokenizer is parsed (~0.2 s for CLIP's, holding the GIL) in a thread while
-        onnxruntime, which lets go of the GIL, builds the session: a cold text query waits for the
-        longer of the two only. The thread starts parsing a little after the session starts being
-        built (STAGGER_S: onnxruntime's model load, then a few Python lines, then the long native
-        initialization), or as soon as it is built: were it to hold the GIL across those lines, the
-        session would wait for it."""
+        """With a cache folder whose entry says the model's tokenizer is CLIP's byte-level BPE
+        (clip_tokenizer.py), the tokenizer is read from the entry's compact file in a few ms and
+        `tokenizers` is not even imported. Otherwise the tokenizer is parsed (~0.3 s for CLIP's,
+        holding the GIL) in a thread while onnxruntime, which lets go of the GIL, builds the
+        session: a cold text query waits for the longer of the two only. The thread starts parsing
+        a little after the session starts being built (STAGGER_S: onnxruntime's model load, then a
+        few Python lines, then the long native initialization), or as soon as it is built: were it
+        to hold the GIL across those lines, the session would wait for it. Then, in a library that
+        can be written, the entry is made (once: the verdict, true or false, is kept)."""
         import threading
 
-        import onnxruntime  # noqa: F401  (both imported here: the thread below imports nothing)
-        import tokenizers  # noqa: F401
+        import onnxruntime  # noqa: F401
 
         from .tokenize import TextTokenizer
 
         text_cfg = self.config.get("text_cfg", {})
         clean = (text_cfg.get("tokenizer_kwargs") or {}).get("clean")
+        folder = self.folder / "textual"
+        fast, plan = None, None
+        if self.cache is not None:
+            from .clip_tokenizer import cached_tokenizer
+
+            fast, plan = cached_tokenizer(self.cache, folder, context_length=text_cfg.get("context_length"),
+                                          clean=clean)
+        if fast is not None:
+            self._textual = _Tower(self.folder / "textual" / "model.onnx", threads, device, cache=self.cache,
+                                   cache_name="textual-graph", once=self.once, rewrite=self._short_graph)
+            self._tokenizer = fast
+            self._textual.short_inputs = self._short_inputs_verdict()
+            return
+
+        import tokenizers  # noqa: F401  (imported here: the thread below imports nothing)
+
         got: dict = {}
         go, built = threading.Event(), threading.Event()
 
@@ -271,8 +291,8 @@ class OnnxEmbedder(ConfiguredPreprocessing, Embedder):
             if "cancelled" in got:   # the session failed: its error is what the caller sees
                 return
             try:
-                got["tokenizer"] = TextTokenizer.from_dir(self.folder / "textual",
-                                                          context_length=text_cfg.get("context_length"), clean=clean)
+                got["tokenizer"] = TextTokenizer.from_dir(folder, context_length=text_cfg.get("context_length"),
+                                                          clean=clean)
             except BaseException as e:  # raised below, in the caller's thread
                 got["error"] = e
 
@@ -292,6 +312,8 @@ class OnnxEmbedder(ConfiguredPreprocessing, Embedder):
         if "error" in got:
             raise got["error"]
         self._tokenizer = got["tokenizer"]
+        if plan is not None:
+            plan.build(self._tokenizer)
         self._textual.short_inputs = self._short_inputs_verdict()
 
     @staticmethod
