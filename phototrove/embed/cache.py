@@ -4,13 +4,14 @@ optimized graph of the text tower, which a cold `trove search` loads several tim
 export itself, and a CLIP tokenizer's compact form (clip_tokenizer.py).
 
 Each entry is a folder `<name>-<key>/` holding its main file (`model.onnx`, + `model.data`, its
-weights; the tokenizer's `tokenizer.bpe`) and `meta.json` (the size of every file in it). The key hashes what the entry was made from — the source
-model's real path, size and modification time, the onnxruntime version and the options — so a
-changed model, onnxruntime or option makes a new entry and the old one is deleted. An entry is built
-in a hidden temporary folder beside it and renamed into place when complete, so a run killed at any
-moment leaves no entry that could be taken for a whole one; an entry whose files do not have the
-sizes its meta.json records (a truncated copy, a damaged disk) is ignored and made again. A library
-that cannot be written (read-only mount, DVD copy) uses the entries it has and makes none.
+weights; the tokenizer's `tokenizer.bpe`) and `meta.json` (the size of every file in it). The key
+hashes what the entry was made from — the source model's real path, size and modification time, the
+onnxruntime version and the options — so a changed model, onnxruntime or option makes a new entry
+and the old one is deleted. An entry is built in a hidden temporary folder beside it and renamed
+into place when complete, so a run killed at any moment leaves no entry that could be taken for a
+whole one; an entry whose files do not have the sizes its meta.json records (a truncated copy, a
+damaged disk) is ignored and made again. A library that cannot be written (read-only mount, DVD
+copy) uses the entries it has and makes none.
 """
 from __future__ import annotations
 
