@@ -159,3 +159,67 @@ def test_orientation_codes():
     assert LR_ORIENTATION == {"AB": 1, "BA": 2, "CD": 3, "DC": 4, "AD": 5, "BC": 6, "CB": 7, "DA": 8}
     assert orientation_code("bc") == 6 and orientation_code(8) == 8 and orientation_code("8") == 8
     assert orientation_code("XY") is None and orientation_code(9) is None and orientation_code(None) is None
+
+
+def test_the_fast_paths_answer_as_the_plain_ones(tmp_path):
+    """The reader's shortcuts (one first read for the header, the uuid found by its literal, the
+    largest level without sorting) give what the plain forms give, odd inputs included."""
+    import random
+
+    from phototrove.ingest.lightroom import previews
+
+    rng = random.Random(5)
+    u = UUID.encode()
+    texts = [b"", b'uuid="' + u + b'"', b'xuuid = "' + u + b'" uuid = "' + u + b'"', b'_uuid="' + u + b'"',
+             b'a.uuid =\t"' + u + b'",', b'\xe9uuid="' + u + b'"', b'uuid="bad" uuid="' + u + b'"']
+    alphabet = b'uid="=-_ a\xe9\t' + u[:12]
+    for i in range(3000):
+        noise = bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 24)))
+        texts.append(noise + b'uuid = "' + u + b'"' + noise if i % 2 else noise)
+    for text in texts:
+        want, got = previews._HEADER_UUID.search(text), previews._header_uuid(text)
+        assert (want and (want.span(), want.group(1))) == (got and (got.span(), got.group(1))), text
+    for _ in range(3000):
+        levels = [previews.Level(f"level_{j}", rng.randint(0, 5), 0, n - (rng.random() < 0.3), n)
+                  for j, n in enumerate(rng.randint(1, 9) for _ in range(rng.randint(0, 6)))]
+        if rng.random() < 0.5:
+            levels.sort(key=lambda lv: lv.index)
+        p = previews.Preview("x", None, None, levels=levels)
+        present = p.present_levels()
+        assert p.largest() is (present[0] if present else None)
+    # a header longer than the first read, a 48-byte section header, files shorter than it (one cut)
+    sizes = lightroom.level_sizes(1.5, (40, 80))
+    jpegs = [lightroom.make_jpeg(w, h, i) for i, (w, h) in enumerate(sizes)]
+    long_text = lightroom.header_text(UUID, DIGEST, sizes, extra='\tnote = "' + "x" * 5000 + '",\n')
+    wide = (b"AgHg" + (48).to_bytes(2, "big") + b"\x01\x00" + len(jpegs[0]).to_bytes(8, "big") + bytes(8)
+            + b"level_1".ljust(24, b"\x00"))
+    cases = [lightroom.lrprev_bytes(UUID, DIGEST, jpegs, sizes, long_text),
+             lightroom.section("header", lightroom.header_text(UUID, DIGEST, sizes).encode(), 0) + wide + jpegs[0],
+             lightroom.lrprev_bytes(UUID, DIGEST, jpegs[:1], sizes[:1]),
+             lightroom.lrprev_bytes(UUID, DIGEST, jpegs[:1], sizes[:1])[:-50]]
+    assert len(cases[2]) < previews.FIRST_READ
+    # the 48-byte section header across the end of the first read (its first 32 bytes in it)
+    text = lightroom.header_text(UUID, DIGEST, sizes).encode()
+    text += b" " * (previews.FIRST_READ - 64 - len(text))
+    cases.append(lightroom.section("header", text, 0) + wide + jpegs[0])
+    assert len(lightroom.section("header", text, 0)) == previews.FIRST_READ - 32
+    for data in cases:
+        path = tmp_path / f"{UUID}-{DIGEST}.lrprev"
+        path.write_bytes(data)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            size = os.fstat(fd).st_size
+            assert previews.read_sections(fd, size, os.pread(fd, previews.FIRST_READ, 0)) == previews.read_sections(fd, size)
+        finally:
+            os.close(fd)
+        p, full = read_lrprev(str(path), header=False), read_lrprev(str(path))
+        assert [lv.name for lv in p.levels] == [lv.name for lv in full.levels] and p.levels
+        assert [(lv.width, lv.height) for lv in p.levels] == [(lv.width, lv.height) for lv in full.levels]
+        assert not any("cut short" in w for w in p.warnings)
+    # the largest level one byte short: seen as such, and not used
+    data = lightroom.lrprev_bytes(UUID, DIGEST, jpegs, sizes)
+    path.write_bytes(data[:data.rindex(jpegs[-1]) + len(jpegs[-1]) - 1])
+    p = read_lrprev(str(path), header=False)
+    n = len(jpegs[-1])
+    assert (p.levels[-1].length, p.levels[-1].declared) == (n - 1, n)
+    assert p.largest() is p.levels[0] and f"({n - 1} of {n} bytes)" in p.warnings[0]

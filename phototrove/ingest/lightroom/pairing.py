@@ -7,10 +7,16 @@ says which digests are current; without that either, the newest preview of each 
 """
 from __future__ import annotations
 
+import gc
+import marshal
 import os
+import signal
+import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 
 from ...media.jpeg import jpeg_end, jpeg_size
 from ..files import open_regular
@@ -110,45 +116,43 @@ class Plan:
 
 
 def load_plan(root: str, catalog_path: str | None = None, *, auto_catalog: bool = True,
-              scratch: str | None = None) -> Plan:
+              scratch: str | None = None, parallel: bool | None = None) -> Plan:
     """Read the cache under `root` and its catalog (given, or found beside the .lrdata); `scratch`:
-    the library's folder for a private copy of the catalog (see load_catalog)."""
+    the library's folder for a private copy of the catalog (see load_catalog). The previews'
+    headers are read while the catalog loads (see PreviewReads; `parallel`: False never forks)."""
     plan = Plan(os.path.abspath(root))
     if catalog_path is None and auto_catalog:
         catalog_path = find_catalog(root)
         if catalog_path:
             plan.notes.append(f"catalog: {catalog_path} (found beside the previews)")
-    if catalog_path:
-        plan.catalog_path = os.path.abspath(catalog_path)
-        try:
-            plan.catalog = load_catalog(plan.catalog_path, scratch=scratch)
-        except CatalogReadError as e:
-            plan.errors.append((plan.catalog_path, "catalog", f"{e}; continuing without it"))
-        else:
-            plan.notes.extend(plan.catalog.notes)
-            plan.errors.extend((plan.catalog_path, kind, f"{what}: {message}")
-                               for what, kind, message in plan.catalog.errors)
-            if plan.catalog.skipped:
-                plan.notes.append("catalog: skipped " + "; ".join(sorted(set(plan.catalog.skipped))))
-    build(plan)
+    files, problems = scan_previews(plan.root)
+    reads = PreviewReads(files, parallel)
+    try:
+        if catalog_path:
+            plan.catalog_path = os.path.abspath(catalog_path)
+            try:
+                plan.catalog = load_catalog(plan.catalog_path, scratch=scratch)
+            except CatalogReadError as e:
+                plan.errors.append((plan.catalog_path, "catalog", f"{e}; continuing without it"))
+            else:
+                plan.notes.extend(plan.catalog.notes)
+                plan.errors.extend((plan.catalog_path, kind, f"{what}: {message}")
+                                   for what, kind, message in plan.catalog.errors)
+                if plan.catalog.skipped:
+                    plan.notes.append("catalog: skipped " + "; ".join(sorted(set(plan.catalog.skipped))))
+        for path, message in problems:
+            plan.errors.append((path, "unreadable", f"cannot list folder: {message}"))
+        build(plan, reads.results())
+    finally:
+        reads.close()
     return plan
 
 
-def build(plan: Plan) -> None:
+def build(plan: Plan, results: list) -> None:
+    """The plan's items from (path, Preview or PreviewError) of every preview file, in order."""
     root = plan.root
-    files, problems = scan_previews(root)
-    for path, message in problems:
-        plan.errors.append((path, "unreadable", f"cannot list folder: {message}"))
     previews: dict[tuple[str, str], Preview] = {}
     by_uuid: dict[str, list[Preview]] = {}
-
-    def read(path: str):
-        try:
-            return path, read_preview(path, header=False)
-        except PreviewError as e:
-            return path, e
-
-    results = read_all(read, files)
     for path, p in results:
         if isinstance(p, PreviewError):
             plan.errors.append((path, p.kind, str(p)))
@@ -262,18 +266,204 @@ PROBE = 64           # files read one after another to learn whether the cache i
 SLOW_READ_S = 0.001  # per file: above this the reads wait for the disk (in the page cache: ~0.03 ms)
 
 
+def _probe(read, paths: list[str]) -> tuple[list, bool]:
+    """`read` of the first PROBE paths, and whether they were slow (the rest then wants threads)."""
+    t = time.perf_counter()
+    results = [read(p) for p in paths[:PROBE]]
+    return results, len(paths) > PROBE and time.perf_counter() - t > SLOW_READ_S * PROBE
+
+
 def read_all(read, paths: list[str]) -> list:
     """`read` of every path, in order. A few small reads per file: from the page cache one thread
     is fastest (more only take turns holding the interpreter), while a cold or network disk is
     waited on, so when the first files are slow the rest are read by a few threads at once."""
-    t = time.perf_counter()
-    results = [read(p) for p in paths[:PROBE]]
-    if len(paths) > PROBE and time.perf_counter() - t > SLOW_READ_S * PROBE:
+    results, slow = _probe(read, paths)
+    if slow:
         with ThreadPoolExecutor(4) as pool:
             results += pool.map(read, paths[PROBE:])
     else:
         results += map(read, paths[PROBE:])
     return results
+
+
+def _read(path: str) -> tuple[str, Preview | PreviewError]:
+    try:
+        return path, read_preview(path, header=False)
+    except PreviewError as e:
+        return path, e
+
+
+PARALLEL_MIN = 512   # previews: below this a second process costs more (its fork) than it saves
+CHUNK = 32           # previews taken at a time when two processes share the reading
+
+
+def _can_fork() -> bool:
+    """A fork is cheap and safe here: Linux, a second core, and no other thread (one might hold a
+    lock the child would need)."""
+    if not sys.platform.startswith("linux") or threading.active_count() != 1:
+        return False
+    try:
+        return len(os.sched_getaffinity(0)) > 1
+    except (AttributeError, OSError):
+        return (os.cpu_count() or 1) > 1
+
+
+_FIELDS = [f.name for f in fields(Preview)]      # every one an __init__ argument, in order
+_PREVIEW_VALUES = attrgetter(*_FIELDS)
+_LEVEL_VALUES = attrgetter(*(f.name for f in fields(Level)))
+_LEVELS_AT = _FIELDS.index("levels")
+
+
+def _pack(result: tuple[str, Preview | PreviewError]):
+    """A read's result as plain data for marshal: a Preview as its fields' values (its levels' as
+    tuples; the path is the receiver's own), an error as (kind, message)."""
+    p = result[1]
+    if isinstance(p, PreviewError):
+        return p.kind, str(p)
+    values = list(_PREVIEW_VALUES(p))
+    values[0] = None
+    values[_LEVELS_AT] = [_LEVEL_VALUES(lv) for lv in p.levels]
+    return values
+
+
+def _unpack(path: str, data: list | tuple) -> tuple[str, Preview | PreviewError]:
+    if isinstance(data, tuple):
+        return path, PreviewError(*data)
+    data[0] = path
+    data[_LEVELS_AT] = [Level(*lv) for lv in data[_LEVELS_AT]]
+    return path, Preview(*data)
+
+
+class PreviewReads:
+    """`read_preview(path, header=False)` of every path (a Preview or the PreviewError), in order,
+    as `results()` returns them, begun when made so that the caller can load the catalog meanwhile.
+    From a warm cache on Linux with a second core, a forked process reads chunks from the end of the
+    list while this one, once asked for the results, reads from the front: each process takes a
+    chunk only when the other has not started it, so they meet in the middle (a chunk both start at
+    once is read twice, harmlessly). The child's previews come back as plain data (marshal: no
+    objects pickled). Whatever goes wrong with the child, this process reads what it did not
+    deliver: the results are the same either way. A cold or network disk: threads, as read_all.
+    `parallel`: None forks when it pays (enough files, no other thread), True whenever it can, False
+    never."""
+
+    def __init__(self, paths: list[str], parallel: bool | None = None):
+        self.paths = paths
+        self.pid: int | None = None
+        self.head: list = []
+        self.slow = False
+        self.probed = False
+        self.delivered = 0          # results the child read (for tests)
+        if parallel is False or len(paths) <= PROBE or not hasattr(os, "fork") or (
+                parallel is None and (len(paths) < PARALLEL_MIN or not _can_fork())):
+            return
+        (self.head, self.slow), self.probed = _probe(_read, paths), True
+        if not self.slow:
+            self._fork()
+
+    def _chunk(self, c: int) -> list[str]:
+        start = PROBE + c * CHUNK
+        return self.paths[start:start + CHUNK]
+
+    def _fork(self) -> None:
+        import mmap
+
+        n = self.chunks = -(-(len(self.paths) - PROBE) // CHUNK)
+        if n < 2:
+            return
+        # started[c]: this process took chunk c; started[n + c]: the child did (bytes: never torn)
+        self.started = started = mmap.mmap(-1, 2 * n)
+        r, w = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(r)
+            os.close(w)
+            return
+        if pid == 0:   # the child: from the end until a chunk the parent has started
+            code = 1
+            try:
+                os.close(r)
+                gc.disable()
+                done = {}
+                for c in range(n - 1, -1, -1):
+                    if started[c]:
+                        break
+                    started[n + c] = 1
+                    done[c] = marshal.dumps([_pack(x) for x in map(_read, self._chunk(c))])
+                view = memoryview(marshal.dumps(done))
+                while view:
+                    view = view[os.write(w, view):]
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(w)
+        self.pid, self.rfd = pid, r
+
+    def results(self) -> list[tuple[str, Preview | PreviewError]]:
+        if not self.probed:
+            return read_all(_read, self.paths)
+        if self.pid is None:
+            rest = self.paths[len(self.head):]
+            if self.slow:
+                with ThreadPoolExecutor(4) as pool:
+                    return self.head + list(pool.map(_read, rest))
+            return self.head + list(map(_read, rest))
+        out, n, started = list(self.head), self.chunks, self.started
+        c = 0
+        while c < n and not started[n + c]:
+            started[c] = 1
+            out += map(_read, self._chunk(c))
+            c += 1
+        theirs = self._collect()
+        for k in range(c, n):
+            paths, got = self._chunk(k), theirs.get(k)
+            try:
+                got = marshal.loads(got)
+            except (EOFError, ValueError, TypeError):
+                got = None
+            if not isinstance(got, list) or len(got) != len(paths):
+                out += map(_read, paths)
+            else:
+                out += map(_unpack, paths, got)
+                self.delivered += len(got)
+        return out
+
+    def _collect(self) -> dict:
+        """The child's chunks ({} if it failed), and the child reaped."""
+        parts = []
+        try:
+            while chunk := os.read(self.rfd, 1 << 20):
+                parts.append(chunk)
+        except OSError:
+            parts = []
+        ok = self._reap() == 0
+        try:
+            return marshal.loads(b"".join(parts)) if ok else {}
+        except (EOFError, ValueError, TypeError):
+            return {}
+
+    def _reap(self, kill: bool = False) -> int | None:
+        pid, self.pid = self.pid, None
+        if pid is None:
+            return None
+        os.close(self.rfd)
+        self.started.close()
+        if kill:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        while True:
+            try:
+                return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+            except InterruptedError:
+                continue
+            except ChildProcessError:
+                return None
+
+    def close(self) -> None:
+        """The child stopped and reaped, if results() was not asked for (an error on the way)."""
+        self._reap(kill=True)
 
 
 SMART_LEVEL = "smart-preview"

@@ -23,6 +23,9 @@ from .orientation import orientation_code
 
 MAGIC = b"AgHg"
 _HEADER_UUID = re.compile(rb'\buuid\s*=\s*"([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})"')
+_UUID_ENTRY = re.compile(_HEADER_UUID.pattern[2:])   # the same without the leading \b: found by its literal
+_WORD = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+_DIM_KEY = {b"height": "height", b"width": "width"}
 _LEVEL_ENTRY = re.compile(rb"\{\s*(height|width)\s*=\s*(\d{1,6})\s*,\s*(height|width)\s*=\s*(\d{1,6})\s*,?\s*\}")
 PREVIEW_NAME = re.compile(r"^([0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12})-([0-9a-f]{32})\.lrprev$")
 LR133_NAME = re.compile(r"^([0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12})-([0-9a-f]{32})_(\d{1,6})$")
@@ -71,8 +74,13 @@ class Preview:
         return sorted((lv for lv in self.levels if lv.present), key=lambda lv: -lv.index)
 
     def largest(self) -> Level | None:
-        levels = self.present_levels()
-        return levels[0] if levels else None
+        """The first of present_levels() (the earliest listed of the largest index), without sorting:
+        levels are listed smallest first, so from the end the first whole one is usually it."""
+        best = None
+        for lv in reversed(self.levels):
+            if (best is None or lv.index >= best.index) and lv.present:
+                best = lv
+        return best
 
     def partial(self) -> bool:
         """Larger levels than the one usable were declared (a truncated or damaged file)."""
@@ -82,12 +90,18 @@ class Preview:
         return best is None or best.index < top
 
 
-def read_sections(fd: int, file_size: int) -> tuple[list[tuple[str, int, int, int]], list[str]]:
+_LENGTHS = struct.Struct(">QQ")   # a section's data and padding lengths
+_NAMES: dict[bytes, str] = {}     # section names as stored -> as read: a handful (header, level_1 ..)
+
+
+def read_sections(fd: int, file_size: int, first: bytes = b"") -> tuple[list[tuple[str, int, int, int]], list[str]]:
     """Walk the AgHg chain: [(name, data offset, available length, declared length)], warnings.
-    One 32-byte pread per section: the JPEG data in between is never read here."""
+    One 32-byte pread per section: the JPEG data in between is never read here. `first`: the
+    file's first bytes when already read (section headers inside them are not read again)."""
     sections, warnings, pos = [], [], 0
+    have = len(first)
     while pos + 24 <= file_size:
-        head = os.pread(fd, 32, pos)
+        head = first[pos:pos + 32] if pos + 32 <= have else os.pread(fd, 32, pos)
         if head[:4] != MAGIC:
             if head.strip(b"\x00"):
                 warnings.append(f"unexpected bytes at offset {pos}; sections after it ignored")
@@ -97,14 +111,19 @@ def read_sections(fd: int, file_size: int) -> tuple[list[tuple[str, int, int, in
             warnings.append(f"bad section header length {header_len} at offset {pos}")
             break
         if header_len > len(head):
-            head = os.pread(fd, header_len, pos)
+            head = first[pos:pos + header_len] if pos + header_len <= have else os.pread(fd, header_len, pos)
         if len(head) < header_len:
             warnings.append(f"section header at offset {pos} cut short")
             break
-        data_len, pad_len = struct.unpack(">QQ", head[8:24])
-        name = head[24:header_len].split(b"\x00", 1)[0].decode("ascii", "replace")
+        data_len, pad_len = _LENGTHS.unpack_from(head, 8)
+        raw = head[24:header_len]
+        name = _NAMES.get(raw)
+        if name is None:
+            name = raw.split(b"\x00", 1)[0].decode("ascii", "replace")
+            if len(_NAMES) < 64:
+                _NAMES[raw] = name
         start = pos + header_len
-        available = max(0, min(data_len, file_size - start))
+        available = data_len if data_len <= file_size - start else max(0, file_size - start)
         sections.append((name, start, available, data_len))
         if available < data_len:
             warnings.append(f"file truncated inside section {name!r} ({available} of {data_len} bytes)")
@@ -112,6 +131,23 @@ def read_sections(fd: int, file_size: int) -> tuple[list[tuple[str, int, int, in
         pos = start + data_len + pad_len
         pos += -pos % 16 if pos % 16 and file_size > pos else 0
     return sections, warnings
+
+
+FIRST_READ = 4096   # the first read of a .lrprev: its magic, the header section and (usually) all its text
+_LEVEL_NAME = re.compile(r"level_(\d{1,3})")
+_UUID_TEXT = re.compile(r"[0-9A-Fa-f-]{36}")
+_DIGEST_TEXT = re.compile(r"[0-9a-fA-F]{32}")
+
+
+def _header_uuid(text: bytes):
+    """`_HEADER_UUID.search(text)`, faster: a pattern that starts with a literal is searched for
+    that literal, one that starts with \\b is tried at every byte."""
+    pos = 0
+    while (m := _UUID_ENTRY.search(text, pos)) is not None:
+        if m.start() == 0 or text[m.start() - 1] not in _WORD:
+            return m
+        pos = m.start() + 1
+    return None
 
 
 def read_lrprev(path: str, header: bool = True) -> Preview:
@@ -128,13 +164,16 @@ def read_lrprev(path: str, header: bool = True) -> Preview:
             st = os.fstat(fd)
             if st.st_size == 0:
                 raise PreviewError("empty", "empty preview file (0 bytes)")
-            if os.pread(fd, 4, 0) != MAGIC:
+            first = os.pread(fd, FIRST_READ, 0)
+            if first[:4] != MAGIC:
                 raise PreviewError("not-a-preview", "not a Lightroom preview (no AgHg section)")
-            sections, warnings = read_sections(fd, st.st_size)
+            sections, warnings = read_sections(fd, st.st_size, first)
             header_text = None
             for sname, start, available, declared in sections:
                 if sname == "header" and available == declared:
-                    header_text = os.pread(fd, min(available, MAX_HEADER_TEXT), start).split(b"\x00", 1)[0]
+                    n = min(available, MAX_HEADER_TEXT)
+                    text = first[start:start + n] if start + n <= len(first) else os.pread(fd, n, start)
+                    header_text = text.split(b"\x00", 1)[0]
                     break
         finally:
             os.close(fd)
@@ -147,9 +186,9 @@ def read_lrprev(path: str, header: bool = True) -> Preview:
     if not header:
         # the level sizes the header declares, picked out without parsing it (the table is parsed
         # only when needed): they tell a file cut exactly between two sections from a whole one
-        preview.quick_levels = [{k1.decode(): int(v1), k2.decode(): int(v2)}
+        preview.quick_levels = [{_DIM_KEY[k1]: int(v1), _DIM_KEY[k2]: int(v2)}
                                 for k1, v1, k2, v2 in _LEVEL_ENTRY.findall(header_text or b"")]
-        named = _HEADER_UUID.search(header_text) if header_text else None
+        named = _header_uuid(header_text) if header_text else None
         if named and preview.uuid and named.group(1).decode().upper() != preview.uuid:
             preview.warnings.append(f"the header names UUID {named.group(1).decode().upper()}, the file name "
                                     f"{preview.uuid}: using the file name (as Lightroom does)")
@@ -165,25 +204,26 @@ def read_lrprev(path: str, header: bool = True) -> Preview:
         except HeaderSyntaxError as e:
             preview.warnings.append(f"header not understood ({e}); levels read from the sections")
     hdr = preview.header
-    if isinstance(hdr.get("uuid"), str) and re.fullmatch(r"[0-9A-Fa-f-]{36}", hdr["uuid"]):
+    if isinstance(hdr.get("uuid"), str) and _UUID_TEXT.fullmatch(hdr["uuid"]):
         if preview.uuid and preview.uuid != hdr["uuid"].upper():
             preview.warnings.append(f"the header names UUID {hdr['uuid'].upper()}, the file name "
                                     f"{preview.uuid}: using the file name (as Lightroom does)")
         preview.uuid = preview.uuid or hdr["uuid"].upper()
-    if isinstance(hdr.get("digest"), str) and re.fullmatch(r"[0-9a-fA-F]{32}", hdr["digest"]):
+    if isinstance(hdr.get("digest"), str) and _DIGEST_TEXT.fullmatch(hdr["digest"]):
         preview.digest = preview.digest or hdr["digest"].lower()
     dims = hdr.get("levels") if isinstance(hdr.get("levels"), list) else preview.quick_levels
+    levels = preview.levels
     for sname, start, available, declared in sections:
-        lm = re.fullmatch(r"level_(\d{1,3})", sname)
+        lm = _LEVEL_NAME.fullmatch(sname)
         if not lm:
             continue
         index = int(lm.group(1))
-        lv = Level(sname, index, start, available, declared)
-        if 1 <= index <= len(dims) and isinstance(dims[index - 1], dict):
-            w, h = dims[index - 1].get("width"), dims[index - 1].get("height")
-            if isinstance(w, (int, float)) and isinstance(h, (int, float)):
-                lv.width, lv.height = int(w), int(h)
-        preview.levels.append(lv)
+        w = h = None
+        dim = dims[index - 1] if 1 <= index <= len(dims) else None
+        if isinstance(dim, dict):
+            w, h = dim.get("width"), dim.get("height")
+            w, h = (int(w), int(h)) if isinstance(w, (int, float)) and isinstance(h, (int, float)) else (None, None)
+        levels.append(Level(sname, index, start, available, declared, w, h))
     if not preview.levels:
         raise PreviewError("truncated" if warnings else "no-levels",
                            "preview holds no image level" + (f" ({warnings[0]})" if warnings else ""))
