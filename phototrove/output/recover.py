@@ -51,16 +51,13 @@ class Result:
         self.counts[key] = self.counts.get(key, 0) + n
 
 
-def _folder(img) -> list[str]:
-    return [safe_part(p) for p in img.folder_parts]
-
-
 def plan_names(plan: Plan, manifest: dict[str, dict]) -> list[Job]:
     """Deterministic, collision-free output names; earlier runs' names (the manifest) are kept.
     Files already in the output folder that trove did not write are dealt with when writing."""
     has_catalog = plan.catalog is not None
     wanted: list[tuple[Item, list[str], str, str]] = []
     uuids: dict[str, int] = {}
+    folders: dict[tuple[str, ...], list[str]] = {}   # a catalog has a few folders for many photos
     for item in plan.items:
         uuids[item.uuid] = uuids.get(item.uuid, 0) + 1
     for item in plan.items:
@@ -70,7 +67,10 @@ def plan_names(plan: Plan, manifest: dict[str, dict]) -> list[Job]:
             stem = f"{item.uuid}-{item.digest}" if item.digest and uuids[item.uuid] > 1 else item.uuid
             ext = ""
         else:
-            folder = _folder(img)
+            parts = tuple(img.folder_parts)
+            folder = folders.get(parts)
+            if folder is None:
+                folder = folders[parts] = [safe_part(p) for p in parts]
             stem = img.base_name or item.uuid
             if img.is_virtual_copy:
                 stem += f" ({img.copy_name or 'Virtual Copy'})"
@@ -91,6 +91,8 @@ def plan_names(plan: Plan, manifest: dict[str, dict]) -> list[Job]:
 
 def prior_output(manifest: dict[str, dict], item: Item) -> dict | None:
     """What an earlier run wrote for this photo (whichever preview it was made from)."""
+    if not manifest:   # a first run
+        return None
     return manifest.get(item.identity) or manifest.get(item.key)
 
 
@@ -256,8 +258,11 @@ def recover(plan: Plan, out: str, *, dry_run: bool = False, show_progress: bool 
     todo = []
     for job in jobs:
         prior = prior_output(manifest, job.item)
+        if prior is None:
+            todo.append(job)
+            continue
         path = os.path.join(out, *job.rel.split("/"))
-        if prior is None or not os.path.isfile(path):
+        if not os.path.isfile(path):
             todo.append(job)
             continue
         verdict = _upgrade(job.item, prior, path)
@@ -331,22 +336,143 @@ def _results(todo: list[Job], out: str, writer: Writer, workers: int):
     global _FORKED
     procs = min(workers, os.cpu_count() or 1)
     if procs > 1 and len(todo) >= 4 * SLICE and sys.platform.startswith("linux"):
-        import multiprocessing
-
         _FORKED = (todo, writer)
         try:
-            with multiprocessing.get_context("fork").Pool(procs, initializer=_worker_start) as pool:
-                for batch in pool.imap(_run_slice, range(0, len(todo), SLICE)):
-                    for i, *r in batch:
-                        if isinstance(r[-1], DiskFull):
-                            raise OSError(errno.ENOSPC, r[-1].args[0] if r[-1].args else "disk full")
-                        yield (todo[i], *r)
+            for batch in _forked_slices(len(todo), procs):
+                for i, *r in batch:
+                    if isinstance(r[-1], DiskFull):
+                        raise OSError(errno.ENOSPC, r[-1].args[0] if r[-1].args else "disk full")
+                    yield (todo[i], *r)
         finally:
             _FORKED = None
         return
     with ThreadPoolExecutor(workers) as pool:
         for job, r in zip(todo, pool.map(lambda job: _attempt(job, writer), todo)):
             yield (job, *r)
+
+
+AHEAD = 4   # slices handed out per worker before the first results: none waits for the next
+
+
+def _forked_slices(count: int, procs: int):
+    """_run_slice of each SLICE of the `count` inherited jobs, in order, run by `procs` forked
+    worker processes. Slice numbers go out through one pipe, 4 bytes at a time (a read that small
+    is atomic: each slice goes to one worker, whichever is free first); each worker sends its
+    results back through a pipe of its own, pickled (a few small tuples per slice). Lighter than
+    multiprocessing.Pool (no module to import, no helper threads), so the first files land sooner.
+    A worker's exception is raised here; a worker that is killed is an OSError (the Pool would wait
+    for its results for ever); leaving early (a full disk, an error) stops the workers."""
+    import pickle
+    import select
+    import signal
+
+    slices = -(-count // SLICE)
+    tasks_r, tasks_w = os.pipe()
+    workers: dict[int, list] = {}   # result pipe -> [pid, bytes of a message not yet whole]
+    fed = 0
+    done = False
+
+    def feed(n: int) -> None:
+        nonlocal fed, tasks_w
+        n = min(n, slices - fed)
+        if n > 0:   # (at most AHEAD * procs * 4 bytes at once: written whole)
+            os.write(tasks_w, b"".join(k.to_bytes(4, "little") for k in range(fed, fed + n)))
+            fed += n
+        if fed == slices and tasks_w is not None:
+            os.close(tasks_w)   # the workers' reads now end when the pipe is empty: they exit
+            tasks_w = None
+
+    try:
+        for _ in range(procs):
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:   # a worker: slices until there are no more
+                code = 1
+                try:
+                    os.close(r)
+                    os.close(tasks_w)
+                    for other in workers:
+                        os.close(other)
+                    _worker_start()
+                    _serve(tasks_r, w)
+                    code = 0
+                finally:
+                    os._exit(code)
+            os.close(w)
+            workers[r] = [pid, b""]
+        os.close(tasks_r)
+        tasks_r = None
+        poll = select.poll()
+        for r in workers:
+            poll.register(r, select.POLLIN)
+        feed(AHEAD * procs)
+        ready: dict[int, list | BaseException] = {}
+        nxt = 0
+        while nxt < slices:
+            if nxt in ready:
+                batch = ready.pop(nxt)
+                nxt += 1
+                if isinstance(batch, BaseException):
+                    raise batch
+                yield batch
+                continue
+            if not workers:
+                raise OSError(errno.EIO, "a writing process ended before it had written its photos")
+            for fd, _event in poll.poll():
+                data = os.read(fd, 1 << 16)
+                if not data:   # that worker is gone
+                    poll.unregister(fd)
+                    os.close(fd)
+                    _reap(workers.pop(fd)[0])
+                    continue
+                buf = workers[fd][1] + data
+                while len(buf) >= 4 and len(buf) >= 4 + int.from_bytes(buf[:4], "little"):
+                    size = int.from_bytes(buf[:4], "little")
+                    k, batch = pickle.loads(buf[4:4 + size])
+                    buf = buf[4 + size:]
+                    ready[k] = batch
+                    feed(1)
+                workers[fd][1] = buf
+        done = True
+    finally:
+        for fd in (tasks_r, tasks_w):
+            if fd is not None:
+                os.close(fd)
+        for fd, (pid, _buf) in workers.items():
+            os.close(fd)
+            if not done:   # still writing: stopped, as the Pool's terminate() would
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+            _reap(pid)
+
+
+def _serve(tasks: int, results: int) -> None:
+    """In a worker: slice numbers read from `tasks` until it ends, each slice's results (or the
+    exception it raised) sent to `results` as a 4-byte length and a pickle."""
+    import pickle
+
+    while len(got := os.read(tasks, 4)) == 4:
+        k = int.from_bytes(got, "little")
+        try:
+            data = pickle.dumps((k, _run_slice(k * SLICE)))
+        except Exception as e:   # (a bug: the parent raises it, as the Pool would)
+            try:
+                data = pickle.dumps((k, e))
+                pickle.loads(data)   # (an exception that cannot be made again there is said in words)
+            except Exception:
+                data = pickle.dumps((k, RuntimeError(f"{type(e).__name__}: {e}")))
+        view = memoryview(len(data).to_bytes(4, "little") + data)
+        while view:
+            view = view[os.write(results, view):]
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
 
 
 def _write_all(todo: list[Job], out: str, writer: Writer, result: Result, workers: int, show_progress: bool,
