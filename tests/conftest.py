@@ -5,8 +5,10 @@ or a user's library.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -65,3 +67,23 @@ class Trove:
 @pytest.fixture
 def trove(tmp_path) -> Trove:
     return Trove(tmp_path / "library")
+
+
+class Deadline(BaseException):
+    """Raised by a test's alarm: a BaseException, so no `except Exception` in the code under test swallows it."""
+
+
+@contextlib.contextmanager
+def deadline(seconds: int = 60, what: str = "the test"):
+    """Whatever runs inside fails (Deadline) instead of hanging past `seconds` (this process's alarm:
+    processes it forks have none)."""
+    def stop(*_):
+        raise Deadline(f"{what} ran past its deadline of {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)

@@ -9,7 +9,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import struct
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 import media_fixtures as mf  # noqa: E402
+from conftest import deadline  # noqa: E402
 
 from phototrove.media.exif import camera_name  # noqa: E402
 from phototrove.media.jpeg import jpeg_end, jpeg_size  # noqa: E402
@@ -59,21 +59,11 @@ def fixture(name: str) -> bytes:
     return _built[name]
 
 
-class Deadline(BaseException):
-    """Raised by the alarm: a BaseException, so no `except Exception` in the reader swallows it."""
-
-
 @pytest.fixture(autouse=True)
-def deadline():
+def no_reader_hangs():
     """No reader may hang: every test here gets 60 seconds."""
-    def stop(*_):
-        raise Deadline("test ran past its deadline")
-
-    old = signal.signal(signal.SIGALRM, stop)
-    signal.alarm(60)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, old)
+    with deadline(60):
+        yield
 
 
 # -- exiftool ---------------------------------------------------------------------------------------

@@ -4,10 +4,10 @@ no whole level; a worker's exception, a killed worker and a full disk end the ru
 and leave no process behind. Slices of one photo make the test library's 8 photos enough."""
 import errno
 import os
-import signal
 
 import pytest
 
+from conftest import deadline
 from lrfix import lightroom
 from phototrove.errors import DiskFull
 from phototrove.ingest.lightroom.pairing import load_plan
@@ -39,14 +39,8 @@ def lib(tmp_path):
 @pytest.fixture(autouse=True)
 def no_hang():
     """A run that waits for ever fails instead (the alarm is this process's: workers have none)."""
-    def hung(signum, frame):
-        raise TimeoutError("recover hung")
-
-    old = signal.signal(signal.SIGALRM, hung)
-    signal.alarm(60)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, old)
+    with deadline(60, "recover"):
+        yield
 
 
 @pytest.fixture
