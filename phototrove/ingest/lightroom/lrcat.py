@@ -20,6 +20,7 @@ import shutil
 import sqlite3
 import zlib
 from dataclasses import dataclass, field
+from html import unescape
 from operator import itemgetter
 
 from ..readonly_db import open_readonly, open_snapshot, pending_changes
@@ -556,7 +557,7 @@ def _xmp_alt(xml: bytes, tag: bytes) -> str | None:
     close = xml.find(b"</" + tag + b">", at)
     if li < 0 or start <= 0 or end < 0 or (0 <= close < end):
         return None
-    from html import unescape
-
-    text = unescape(xml[start:end].decode("utf-8", "replace")).strip()
-    return text or None
+    text = xml[start:end].decode("utf-8", "replace")
+    if "&" in text:   # (most titles hold no entity)
+        text = unescape(text)
+    return text.strip() or None
