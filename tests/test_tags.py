@@ -236,3 +236,26 @@ def test_a_library_not_embedded_is_listed_and_searched_by_its_words(tmp_path):
     assert sorted(name(json.loads(x)) for x in r.stdout.splitlines()) == ["Baratunde_2017.jpg", "studio.jpg"]
     assert "only the words of names" in r.stderr
     assert "nothing is embedded yet" in trove("search", "red", "--semantic", code=3).output
+
+
+def test_the_vocabulary_is_embedded_through_the_librarys_text_graph_with_the_same_vectors(tmp_path):
+    """With an ONNX model the concepts go through the library's cached text graph, on their own
+    tokens (a few, not 77: ~10x less work), and come out as the export run padded gives them."""
+    from embed_fixtures import PHOTOS, model_dir
+    from phototrove.embed import load_embedder
+    from phototrove.library import Library
+    from phototrove.search.tags import PROMPTS, library_vocabulary
+
+    tiny = model_dir("onnx", "clip-tiny")
+    trove = Trove(tmp_path / "library")
+    trove("ingest", "folder", PHOTOS, "--model", tiny)
+    (meta,) = (trove.library / "models").glob("*/textual-graph-*/meta.json")
+    assert json.loads(meta.read_text())["short_inputs"] is True
+    (cached,) = (trove.library / "tags").glob("*.npy")
+    matrix = np.load(cached)
+    concepts = library_vocabulary(Library(trove.library)).concepts[:40]
+    padded = load_embedder(str(tiny), towers="text")     # no model folder: the export, padded to 77
+    want = padded.encode_texts([p.format(c) for c in concepts for p in PROMPTS]).reshape(len(concepts), len(PROMPTS), -1)
+    want = want.mean(axis=1)
+    want /= np.linalg.norm(want, axis=1, keepdims=True)
+    assert np.abs(matrix[:40] - want).max() < 1e-5

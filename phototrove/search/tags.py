@@ -103,7 +103,9 @@ class Tagger:
             from ..embed import load_embedder
             from ..library import write_atomic
 
-            text = load_embedder(self.spec, towers="text")
+            # with the library's model folder: the cached text graph runs on each prompt's own
+            # tokens (a few, not 77) and the tokenizer loads from its compact form (embed/cache.py)
+            text = load_embedder(self.spec, towers="text", cache_dir=self.library.models_dir)
             if text.model_id != model_id:
                 raise VocabularyError(f"the text tower of {self.spec!r} is {text.model_id!r}, not {model_id!r}")
             from ..progress import progress
