@@ -46,22 +46,30 @@ def shortened(path: Path):
               (("zero", 0), ("one", 1), ("two", 2))] + \
         [numpy_helper.from_array(_int64([0, 0]), prefix + "zeros"), numpy_helper.from_array(_int64([0, 1]), prefix + "axes")]
     renamed: dict[str, str] = {}
-    tables = [(t.name, list(t.dims)) for t in graph.initializer] + \
-        [(n.output[0], list(a.t.dims)) for n in graph.node if n.op_type == "Constant"
-         for a in n.attribute if a.name == "value" and a.type == onnx.AttributeProto.TENSOR]
-    for name, dims in tables:
-        if len(dims) < 2 or dims[0] != context:
-            continue
-        short = prefix + name
+    after: dict[str, object] = {}   # a Constant node's output -> the Slice that must follow that node
+
+    def slicer(name: str, dims: list):
         both = dims[1] == context   # a causal mask: both axes
-        nodes.append(helper.make_node("Slice", [name, prefix + ("zeros" if both else "zero"), square if both else length,
-                                                prefix + ("axes" if both else "zero")], [short]))
-        renamed[name] = short
+        renamed[name] = prefix + name
+        return helper.make_node("Slice", [name, prefix + ("zeros" if both else "zero"), square if both else length,
+                                          prefix + ("axes" if both else "zero")], [prefix + name])
+
+    for t in graph.initializer:   # sliced first thing (an initializer is there before any node)
+        if len(t.dims) >= 2 and t.dims[0] == context:
+            nodes.append(slicer(t.name, list(t.dims)))
+    for n in graph.node:          # sliced right after the node that makes it (nodes stay in topological order)
+        for a in n.attribute:
+            if n.op_type == "Constant" and a.name == "value" and a.type == onnx.AttributeProto.TENSOR \
+                    and len(a.t.dims) >= 2 and a.t.dims[0] == context:
+                after[n.output[0]] = slicer(n.output[0], list(a.t.dims))
+    body = []
     for node in graph.node:
         for k, name in enumerate(node.input):
             if name in renamed:
                 node.input[k] = renamed[name]
-    body = list(graph.node)
+        body.append(node)
+        if node.op_type == "Constant" and node.output[0] in after:
+            body.append(after[node.output[0]])
     del graph.node[:]
     graph.node.extend(nodes + body)
     graph.initializer.extend(consts)
