@@ -273,9 +273,13 @@ class OnnxEmbedder(ConfiguredPreprocessing, Embedder):
 
             fast, plan = cached_tokenizer(self.cache, folder, context_length=text_cfg.get("context_length"),
                                           clean=clean)
+
+        def tower(starting=lambda: None) -> _Tower:
+            return _Tower(folder / "model.onnx", threads, device, cache=self.cache, cache_name="textual-graph",
+                          starting=starting, once=self.once, rewrite=self._short_graph)
+
         if fast is not None:
-            self._textual = _Tower(self.folder / "textual" / "model.onnx", threads, device, cache=self.cache,
-                                   cache_name="textual-graph", once=self.once, rewrite=self._short_graph)
+            self._textual = tower()
             self._tokenizer = fast
             self._textual.short_inputs = self._short_inputs_verdict()
             return
@@ -299,9 +303,7 @@ class OnnxEmbedder(ConfiguredPreprocessing, Embedder):
         thread = threading.Thread(target=load_tokenizer, name="trove-tokenizer", daemon=True)
         thread.start()
         try:
-            self._textual = _Tower(self.folder / "textual" / "model.onnx", threads, device, cache=self.cache,
-                                   cache_name="textual-graph", starting=go.set, once=self.once,
-                                   rewrite=self._short_graph)
+            self._textual = tower(starting=go.set)
         except BaseException:
             got["cancelled"] = True
             raise
