@@ -301,26 +301,28 @@ class Crawler:
             summary.add("read.photos")
         else:
             summary.add("read.duplicates")
+        file_meta = {}
         if p is not None:   # what the file says of itself (again for known bytes: the reader may know more)
-            cat.set_meta(photo_id, "exif", p.exif)
-            cat.set_meta(photo_id, "xmp", p.xmp)
+            file_meta = {origin: cat.set_meta(photo_id, origin, values, fresh=new)
+                         for origin, values in (("exif", p.exif), ("xmp", p.xmp))}
             if not new:   # (a new photo's row has them already)
                 cat.set_dimensions(photo_id, p.width, p.height, p.stored_width, p.stored_height)
                 cat.set_media(photo_id, res.media, p.format)   # (a DNG was read as an image before RAWs were)
                 cat.set_media_details(photo_id, duration=p.duration, codec=p.codec, motion=p.motion, burst=p.burst)
-        self._link(loc, photo_id, res)
+        self._link(loc, photo_id, res, (source.origin, file_meta) if new else None)
         return True
 
-    def _link(self, loc: Location, photo_id: int, res: ReadResult) -> None:
+    def _link(self, loc: Location, photo_id: int, res: ReadResult, fresh: tuple[str, dict] | None = None) -> None:
         """The location now holds this photo: re-resolve its metadata and that of the photo it
-        held before (a changed file), whose sources may have changed."""
+        held before (a changed file), whose sources may have changed. fresh: the photo was just
+        added, from this location alone: (the source's origin, the file metadata just written)."""
         size, mtime_ns = res.seen or (loc.size, loc.mtime_ns)
         self.catalog.link_location(loc.id, photo_id, size, mtime_ns)
         for pid in {photo_id, loc.photo_id} - {None}:
-            self._apply_source_meta(pid)
-
-    def _apply_source_meta(self, photo_id: int) -> None:
-        apply_source_meta(self.catalog, photo_id)
+            if pid == photo_id and fresh is not None:
+                apply_fresh_meta(self.catalog, photo_id, loc, *fresh)
+            else:
+                apply_source_meta(self.catalog, pid)
 
     # -- embed ------------------------------------------------------------------------------------
     def source_for(self, source_id: int) -> Source:
@@ -446,14 +448,30 @@ def apply_source_meta(catalog: Catalog, photo_id: int) -> None:
         origin = source_class(kind).origin  # e.g. lrprev sources report what the catalog said: "lrcat"
         merged.setdefault(origin, {}).update({k: v for k, v in meta.items() if v is not None})
     primary = catalog.present_locations(photo_id)[:1]
-    named = filename_date(os.path.basename(primary[0].entry or primary[0].path)) if primary else None
-    merged[FILENAME_ORIGIN] = {"taken_local": named} if named else {}
+    merged[FILENAME_ORIGIN] = _filename_meta(primary[0] if primary else None)
     existing = {o for o in catalog.meta(photo_id) if o not in FILE_ORIGINS}
     for origin in existing - set(merged):
         catalog.set_meta(photo_id, origin, {})
     for origin, values in merged.items():
         catalog.set_meta(photo_id, origin, values)
     catalog.resolve(photo_id)
+
+
+def apply_fresh_meta(catalog: Catalog, photo_id: int, loc: Location, origin: str, file_meta: dict) -> None:
+    """apply_source_meta for a photo just added from `loc`, its only location, whose file metadata
+    (`file_meta`, as stored) was just written: the same rows and columns, from what is in hand
+    instead of read back (the read stage does this once per new photo)."""
+    meta = dict(file_meta)
+    for o, values in ((origin, {k: v for k, v in loc.meta.items() if v is not None}),
+                      (FILENAME_ORIGIN, _filename_meta(loc))):
+        meta[o] = catalog.set_meta(photo_id, o, values, fresh=o not in meta)   # (replaces, as there)
+    catalog.resolve(photo_id, meta, fresh=True)
+
+
+def _filename_meta(primary: Location | None) -> dict:
+    """What the primary location's file name says: a capture date, when it holds one."""
+    named = filename_date(os.path.basename(primary.entry or primary.path)) if primary else None
+    return {"taken_local": named} if named else {}
 
 
 def _signature(f) -> tuple[int, int] | None:

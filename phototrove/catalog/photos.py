@@ -15,6 +15,7 @@ RESOLVED_FIELDS = (
     "lat", "lon", "alt", "camera", "lens", "orientation",
     "title", "description", "rating", "favorite",
 )
+_SAME_IN_JSON = (str, int, float, bool)   # values json.loads(json_text(v)) gives back as they are
 TIME_FIELDS = ("taken_at", "utc_offset", "taken_utc", "date_source", "offset_source")
 
 
@@ -29,12 +30,12 @@ class PhotoQueries:
                   *, stored: tuple = (None, None), duration=None, codec=None, motion=False, burst=None) -> int:
         """A new photo's row, with what its bytes say of its size (as displayed and as `stored`) and
         media details (see set_dimensions, set_media_details), in one statement."""
-        self.db.execute(
+        cur = self.db.execute(
             "INSERT INTO photos(hash, size, media, format, width, height, stored_width, stored_height, duration, "
             "codec, motion, burst, added_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(hash) DO NOTHING",
             (digest, size, media, fmt, width, height, *stored, duration, codec, 1 if motion else 0, burst, now_iso()),
         )
-        return self.photo_id_by_hash(digest)
+        return cur.lastrowid if cur.rowcount == 1 else self.photo_id_by_hash(digest)
 
     def set_media(self, photo_id: int, media: str, fmt: str | None) -> None:
         """What kind of media the bytes are (image, raw, video), when a source knows better."""
@@ -60,14 +61,20 @@ class PhotoQueries:
         row = self.db.execute("SELECT width, height FROM photos WHERE id=?", (photo_id,)).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
-    def set_meta(self, photo_id: int, origin: str, values: dict) -> None:
-        """Replace what `origin` says about the photo (None values are dropped)."""
-        self.db.execute("DELETE FROM photo_meta WHERE photo_id=? AND origin=?", (photo_id, origin))
-        self.db.executemany(
-            "INSERT INTO photo_meta(photo_id, origin, key, value) VALUES (?,?,?,?)",
-            [(photo_id, origin, k, json_text(v)) for k, v in sorted(values.items())
-             if v is not None and v != [] and v != ""],
-        )
+    def set_meta(self, photo_id: int, origin: str, values: dict, *, fresh: bool = False) -> dict:
+        """Replace what `origin` says about the photo (None, [] and "" are dropped); returns it as
+        meta() will read it back. fresh: a photo just added, which has no metadata yet to delete."""
+        if not fresh:
+            self.db.execute("DELETE FROM photo_meta WHERE photo_id=? AND origin=?", (photo_id, origin))
+        rows, stored = [], {}
+        for k, v in sorted(values.items()):
+            if v is None or v == [] or v == "":
+                continue
+            text = json_text(v)
+            rows.append((photo_id, origin, k, text))
+            stored[k] = v if v.__class__ in _SAME_IN_JSON else json.loads(text)
+        self.db.executemany("INSERT INTO photo_meta(photo_id, origin, key, value) VALUES (?,?,?,?)", rows)
+        return stored
 
     def meta(self, photo_id: int) -> dict[str, dict]:
         out: dict[str, dict] = {}
@@ -75,9 +82,12 @@ class PhotoQueries:
             out.setdefault(r["origin"], {})[r["key"]] = json.loads(r["value"])
         return out
 
-    def resolve(self, photo_id: int) -> None:
-        """Recompute the photo's columns, keywords and people from every origin's metadata."""
-        meta = self.meta(photo_id)
+    def resolve(self, photo_id: int, meta: dict[str, dict] | None = None, *, fresh: bool = False) -> None:
+        """Recompute the photo's columns, keywords and people from every origin's metadata (`meta`:
+        what meta() would read, when the caller has just written it all; fresh: a photo just added,
+        with no keywords or people linked yet)."""
+        if meta is None:
+            meta = self.meta(photo_id)
         order = sorted(meta, key=lambda o: (ORIGIN_PRIORITY.index(o) if o in ORIGIN_PRIORITY else -1, o))
         resolved: dict[str, Any] = {}
         for field in RESOLVED_FIELDS:
@@ -96,7 +106,8 @@ class PhotoQueries:
         for table, link, col, key in (("keywords", "photo_keywords", "keyword_id", "keywords"),
                                       ("people", "photo_people", "person_id", "people")):
             names = sorted({n for o in meta.values() for n in o.get(key, []) if isinstance(n, str) and n})
-            self.db.execute(f"DELETE FROM {link} WHERE photo_id=?", (photo_id,))
+            if not fresh:
+                self.db.execute(f"DELETE FROM {link} WHERE photo_id=?", (photo_id,))
             for name in names:
                 self.db.execute(f"INSERT OR IGNORE INTO {table}(name) VALUES (?)", (name,))
                 self.db.execute(
