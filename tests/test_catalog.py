@@ -65,3 +65,29 @@ def test_source_metadata_wins_over_exif_and_keeps_both(tmp_path):
     assert rec["favorite"] == 1
     assert rec["keywords"] == ["a", "b"] and rec["people"] == ["Susan"]
     assert rec["meta"]["exif"]["taken_local"] == "2020-01-01T10:00:00"
+
+
+def test_photo_ids_come_a_page_at_a_time_and_see_the_catalog_as_it_is(tmp_path):
+    """`trove list` streams: the ids are read in pages (keyset), never all at once, so a photo added
+    while the list runs is still listed and one removed before its page is not."""
+    with Catalog(tmp_path / "c.db") as cat:
+        with cat.transaction():
+            ids = [cat.add_photo(f"{i:064x}", 1, "image", "JPEG", 1, 1) for i in range(12)]
+        real, queries = cat.db, []
+
+        class Counting:   # the catalog's own connection, each query it is sent counted
+            def execute(self, sql, args=()):
+                queries.append(args)
+                return real.execute(sql, args)
+
+        cat.db = Counting()
+        seen = []
+        for pid in cat.iter_photo_ids(page=5):
+            seen.append(pid)
+            if pid == ids[1]:   # while the first page is out: one photo removed ahead, one added at the end
+                real.execute("DELETE FROM photos WHERE id=?", (ids[7],))
+                real.execute("INSERT INTO photos(hash, size, added_at) VALUES (?, 1, '')", ("e" * 64,))
+        cat.db = real
+        newest = real.execute("SELECT max(id) FROM photos").fetchone()[0]
+        assert seen == [i for i in ids if i != ids[7]] + [newest]
+        assert [a[1] for a in queries] == [5, 5, 5, 5]   # 12 ids in pages of 5, then the empty page that ends it
