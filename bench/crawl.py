@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from limits import hashlib_threads, threads  # noqa: E402
+from limits import hashlib_threads, installed_env, threads  # noqa: E402
 from synth import photo_12mp, with_comment  # noqa: E402
 
 
@@ -56,10 +56,16 @@ def main() -> None:
         library = work / "library"
         shutil.rmtree(library, ignore_errors=True)
         trove = [sys.executable, "-m", "phototrove.cli", "--library", str(library), "--quiet"]
+        env = installed_env(work / "pycache")
+        warm = work / "warm-up"
+        warm.mkdir(exist_ok=True)
+        shutil.copy(files[0], warm / "one.jpg")
+        timed([sys.executable, "-m", "phototrove.cli", "--library", str(work / "warm-library"), "--quiet", "ingest",
+               "folder", str(warm), "--no-embed"], env=env)   # untimed: trove's modules compiled once
         timed(["sha256sum", *files])  # warm the page cache for both contenders
         sha = timed(["sha256sum", *files])
-        ingest = timed([*trove, "ingest", "folder", str(photos), "--no-embed"])
-        rescan = timed([*trove, "ingest", "folder", str(photos), "--no-embed"])
+        ingest = timed([*trove, "ingest", "folder", str(photos), "--no-embed"], env=env)
+        rescan = timed([*trove, "ingest", "folder", str(photos), "--no-embed"], env=env)
         sha_again = timed(["sha256sum", *files])
         sha = min(sha, sha_again)
         limit = hashlib_threads(files)

@@ -32,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import takeout_fixtures as tf  # noqa: E402
+from limits import installed_env  # noqa: E402
 from synth import photo_12mp, with_comment  # noqa: E402
 
 YEAR = "Takeout/Google Photos/Photos from 2021/"
@@ -108,10 +109,7 @@ def main() -> None:
     ap.add_argument("--deflated", action="store_true", help="media deflated too (default: stored, as Google does)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="trove-bench-export-"))
-    # compiled modules cached (in the work folder) as an installed trove has them, whatever this
-    # shell says (PYTHONDONTWRITEBYTECODE would charge ~0.15 s of compiling to every run)
-    ENV.update({k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
-               PYTHONPYCACHEPREFIX=str(work / "pycache"))
+    ENV.update(installed_env(work / "pycache"))   # compiled once, as installed
     try:
         t = time.perf_counter()
         (work / "export").mkdir()

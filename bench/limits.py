@@ -122,3 +122,12 @@ def cp_copy(src: str, dst: str) -> float:
     t = time.perf_counter()
     subprocess.run(["cp", "-r", "--reflink=never", src, dst], check=True)
     return time.perf_counter() - t
+
+
+def installed_env(pycache, base: dict | None = None) -> dict:
+    """The environment to time `trove` in as a user runs it: its modules compiled once into `pycache`
+    and reused, whatever this shell says (PYTHONDONTWRITEBYTECODE would charge the compiling of
+    trove, Pillow, onnxruntime and chromadb, ~0.1-2 s, to every timed run). Time a warm-up first."""
+    env = {k: v for k, v in (os.environ if base is None else base).items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    return env

@@ -35,6 +35,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
 import lightroom  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from limits import installed_env  # noqa: E402
+
 SIDES = (256, 512, 1024, 1440, 2048)
 
 
@@ -143,8 +146,7 @@ def tree_bytes(folder: str) -> int:
 
 def bench_recover(root: str, lrdata: str, catalog: str, total: int, previews: int, rounds: int = 3) -> dict:
     library = os.path.join(root, "library")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = os.path.join(root, "pycache")   # trove as installed: compiled once
+    env = installed_env(os.path.join(root, "pycache"))
     trove = [sys.executable, "-m", "phototrove.cli", "--library", library, "--quiet"]
 
     def run(cmd: list[str]) -> float:

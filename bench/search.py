@@ -44,6 +44,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
+from limits import installed_env  # noqa: E402
 
 DIM = 512
 
@@ -181,9 +182,8 @@ def main() -> None:
 
     # trove as installed: its modules compiled once (a shell that says not to write bytecode would
     # make every cold command compile them again)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TROVE_") and k != "PYTHONDONTWRITEBYTECODE"}
+    env = installed_env(args.out / "pycache", {k: v for k, v in os.environ.items() if not k.startswith("TROVE_")})
     env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent), str(HERE)])
-    env["PYTHONPYCACHEPREFIX"] = str(args.out / "pycache")
     library_dir = args.out / "library"
 
     # the model: a random-weight ViT-B/32-shaped export when bench/vitb32.py exists (issue 3)
