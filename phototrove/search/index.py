@@ -25,6 +25,9 @@ from ..errors import EXIT_LIBRARY, UsageError
 
 BATCH = 1000
 PREFIX = "trove-"
+# a new collection's index: cosine distance, Chroma's other HNSW settings (ef_search 100,
+# max_neighbors 16); bench/recall.py measures what they find against an exact search
+HNSW = {"space": "cosine"}
 
 
 class SearchError(UsageError):
@@ -219,7 +222,7 @@ class ChromaIndex:
                 return None
             meta = {"trove_model": model_id, "trove_dim": int(dim or 0)}
             col = self._call("creating the collection", self.client.create_collection, name,
-                             configuration={"hnsw": {"space": "cosine"}}, metadata=meta,
+                             configuration={"hnsw": dict(HNSW)}, metadata=meta,
                              embedding_function=None)
         meta = col.metadata or {}
         if meta.get("trove_model") != model_id or (dim and meta.get("trove_dim") not in (None, 0, dim)):
