@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -119,7 +120,7 @@ def ingest(model_dir: Path, folder: Path, n: int, batch: int) -> float:
                     "--json", "--no-tags"]   # (the embedding is measured; with a text tower, tagging would run too)
 
         for p in sorted(folder.glob("*.jpg"))[:2]:
-            os.link(p, Path(warm) / p.name)
+            shutil.copy(p, Path(warm) / p.name)
         subprocess.run(cmd(os.path.join(warm, "library"), warm), capture_output=True, env=env, check=True)
         t = time.perf_counter()
         out = subprocess.run(cmd(lib, folder), capture_output=True, text=True, env=env)

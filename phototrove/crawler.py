@@ -462,8 +462,7 @@ def apply_fresh_meta(catalog: Catalog, photo_id: int, loc: Location, origin: str
     (`file_meta`, as stored) was just written: the same rows and columns, from what is in hand
     instead of read back (the read stage does this once per new photo)."""
     meta = dict(file_meta)
-    for o, values in ((origin, {k: v for k, v in loc.meta.items() if v is not None}),
-                      (FILENAME_ORIGIN, _filename_meta(loc))):
+    for o, values in ((origin, loc.meta), (FILENAME_ORIGIN, _filename_meta(loc))):   # (set_meta drops None)
         meta[o] = catalog.set_meta(photo_id, o, values, fresh=o not in meta)   # (replaces, as there)
     catalog.resolve(photo_id, meta, fresh=True)
 

@@ -26,8 +26,8 @@ from ..errors import EXIT_LIBRARY, UsageError
 BATCH = 1000
 PREFIX = "trove-"
 # A collection's index: cosine distance, and a search that looks at 400 candidates (Chroma's default
-# is 100): on CLIP-shaped vectors (bench/recall.py) that returns 0.75 of the exact top 20 at 100,000
-# photos instead of 0.47, for ~2 ms more a query. Chroma keeps ef_search with the collection and lets
+# is 100): on CLIP-shaped vectors (bench/recall.py) that returns 0.74 of the exact top 20 at 100,000
+# photos instead of 0.44, for ~2 ms more a query. Chroma keeps ef_search with the collection and lets
 # it change later; the other settings are fixed when the collection is made (Chroma's defaults).
 HNSW = {"space": "cosine", "ef_search": 400}
 
